@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DMAB_COMMON_LOG_H
+#define DMAB_COMMON_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum dmab_log_level {
+	DMAB_LOG_SILENT = 0,
+	DMAB_LOG_ERROR,
+	DMAB_LOG_WARN,
+	DMAB_LOG_INFO,
+	DMAB_LOG_DEBUG,
+};
+
+typedef void (*dmab_log_handler_t)(enum dmab_log_level level,
+		const char *fmt, va_list args);
+
+/**
+ * Set the most verbose level that is printed and where lines go.
+ * handler may be NULL for the default (stderr, with a timestamp and level).
+ */
+void dmab_log_init(enum dmab_log_level level, dmab_log_handler_t handler);
+
+enum dmab_log_level dmab_log_get_level(void);
+
+/** Parse "error", "warn", "info", "debug" or "silent"; -EINVAL otherwise. */
+int dmab_log_level_parse(const char *name, enum dmab_log_level *level);
+
+void _dmab_log(enum dmab_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define dmab_log(level, fmt, ...) \
+	_dmab_log(level, "[%s:%d] " fmt, __FILE__, __LINE__, ##__VA_ARGS__)
+
+/** Like dmab_log, with ": <strerror(-err)>" appended; err is a negative errno. */
+#define dmab_log_errno(level, err, fmt, ...) \
+	_dmab_log(level, "[%s:%d] " fmt ": %s", __FILE__, __LINE__, \
+		##__VA_ARGS__, dmab_strerror(err))
+
+/** strerror() of a negative errno. */
+const char *dmab_strerror(int err);
+
+/**
+ * Token bucket for log lines a guest can cause: at most burst lines, then one
+ * per interval_ms. Zero-initialise, then set interval_ms and burst.
+ */
+struct dmab_ratelimit {
+	uint32_t interval_ms;
+	uint32_t burst;
+	uint32_t printed;
+	uint32_t suppressed;
+	uint64_t window_start_ms;
+};
+
+/**
+ * Whether the next line may be printed. When a window opens after lines were
+ * suppressed, *suppressed (may be NULL) receives how many, so the caller can
+ * say so once.
+ */
+bool dmab_ratelimit_allow(struct dmab_ratelimit *rl, uint32_t *suppressed);
+
+#define dmab_log_ratelimited(rl, level, fmt, ...) do { \
+	uint32_t _dmab_dropped; \
+	if (dmab_log_get_level() >= (level) && \
+			dmab_ratelimit_allow((rl), &_dmab_dropped)) { \
+		if (_dmab_dropped) \
+			_dmab_log(level, "[%s:%d] (%u similar lines suppressed)", \
+				__FILE__, __LINE__, _dmab_dropped); \
+		_dmab_log(level, "[%s:%d] " fmt, __FILE__, __LINE__, ##__VA_ARGS__); \
+	} \
+} while (0)
+
+/** Monotonic clock in milliseconds and nanoseconds. */
+uint64_t dmab_now_ms(void);
+uint64_t dmab_now_ns(void);
+
+#endif
