@@ -16,6 +16,7 @@ static const char *const level_names[] = {
 	[DMAB_LOG_DEBUG] = "debug",
 };
 
+__attribute__((format(printf, 2, 0)))
 static void log_stderr(enum dmab_log_level level, const char *fmt, va_list args)
 {
 	struct timespec ts;
