@@ -53,7 +53,8 @@ struct timing {
 	uint32_t vactive, vfront, vsync, vblank;
 };
 
-static const uint32_t refresh_rates[] = { 60, 50, 48, 30, 25, 24 };
+/* The largest mode, 4095x4095, fits at 30 Hz (530.25 MHz). */
+static const uint32_t refresh_rates[] = { 60, 50, 48, 30 };
 
 static uint32_t max_u32(uint32_t a, uint32_t b)
 {
@@ -104,22 +105,22 @@ static bool cvt_rb_timing(uint32_t w, uint32_t h, uint32_t rate, struct timing *
 
 	/*
 	 * The spec's H_PERIOD_EST = (1e6 / rate - 460) / lines us and
-	 * VBI_LINES = floor(460 / H_PERIOD_EST) + 1, without the division
-	 * by the estimate.
+	 * VBI_LINES = floor(460 / H_PERIOD_EST) + 1, rearranged so that
+	 * nothing is rounded before the floor.
 	 */
-	uint64_t vbi = (uint64_t)CVT_RB_MIN_V_BLANK_US * vframe * rate /
-		(1000000u - (uint64_t)CVT_RB_MIN_V_BLANK_US * rate) + 1;
+	uint32_t vbi = (uint32_t)((uint64_t)CVT_RB_MIN_V_BLANK_US * vframe * rate /
+		(1000000u - CVT_RB_MIN_V_BLANK_US * rate)) + 1;
 	vbi = max_u32(vbi, CVT_RB_V_FRONT_PORCH + vsync + CVT_RB_MIN_V_BACK_PORCH);
 
-	uint64_t htotal = hframe + CVT_RB_H_BLANK;
-	uint64_t vtotal = vframe + vbi;
+	uint32_t htotal = hframe + CVT_RB_H_BLANK;
+	uint32_t vtotal = vframe + vbi;
 	uint64_t clock = (uint64_t)rate * htotal * vtotal /
 		CVT_CLOCK_STEP_HZ * CVT_CLOCK_STEP_HZ;
 	if (clock > DTD_MAX_CLOCK_HZ)
 		return false;
 
 	*t = (struct timing){
-		.clock_hz = clock,
+		.clock_hz = (uint32_t)clock,
 		.hactive = w,
 		.hfront = CVT_RB_H_FRONT_PORCH,
 		.hsync = CVT_RB_H_SYNC,

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +16,9 @@
 
 #include "protocol/edid.h"
 
+#ifndef EDID_DECODE
 #define EDID_DECODE "/usr/bin/edid-decode"
+#endif
 
 extern char **environ;
 
@@ -217,31 +218,73 @@ static void test_monitor_name(void **state)
 }
 
 /* The range limits must contain the DTD (what edid-decode also checks, more loosely). */
+static void check_range_limits(const uint8_t *edid, uint32_t w, uint32_t h)
+{
+	struct dtd t;
+
+	decode_dtd(edid + 54, &t);
+	const uint8_t *d = find_descriptor(edid, 0xfd);
+	if (!d)
+		fail_msg("%ux%u: no range limits descriptor", w, h);
+
+	uint64_t clock = t.clock_10khz * 10000ull;
+	uint64_t htotal = t.hactive + t.hblank;
+	uint64_t frame = htotal * (t.vactive + t.vblank);
+	/* No +255 offsets, so the bytes are the values. */
+	assert_int_equal(d[4], 0);
+	assert_true(d[5] >= 1 && d[5] * frame <= clock);
+	assert_true(d[6] * frame >= clock);
+	assert_true(d[7] >= 1 && d[7] * 1000 * htotal <= clock);
+	assert_true(d[8] * 1000 * htotal >= clock);
+	assert_true(d[9] * 10000000ull >= clock);
+	assert_true((d[9] - 1) * 10000000ull < clock);
+	/* Bare limits, no secondary timing formula. */
+	assert_int_equal(d[10], 0x01);
+}
+
 static void test_range_limits(void **state)
+{
+	(void)state;
+	uint8_t edid[DMAB_EDID_BLOCK_SIZE];
+
+	for (size_t i = 0; i < N_MODES; i++) {
+		generate(edid, modes[i].w, modes[i].h, NULL);
+		check_range_limits(edid, modes[i].w, modes[i].h);
+	}
+}
+
+/* 1, 2, ... growing by ~3% a step, and 4095 last; then 4096 to stop. */
+static uint32_t sweep_next(uint32_t v)
+{
+	if (v == 4095)
+		return 4096;
+	return v + 1 + v / 32 < 4095 ? v + 1 + v / 32 : 4095;
+}
+
+/* A sweep of the whole range, edges included, with the checks that need no tool. */
+static void test_mode_sweep(void **state)
 {
 	(void)state;
 	uint8_t edid[DMAB_EDID_BLOCK_SIZE];
 	struct dtd t;
 
-	for (size_t i = 0; i < N_MODES; i++) {
-		generate(edid, modes[i].w, modes[i].h, NULL);
-		decode_dtd(edid + 54, &t);
-		const uint8_t *d = find_descriptor(edid, 0xfd);
-		assert_non_null(d);
+	for (uint32_t w = 1; w <= 4095; w = sweep_next(w)) {
+		for (uint32_t h = 1; h <= 4095; h = sweep_next(h)) {
+			generate(edid, w, h, "sweep");
+			assert_int_equal(sum_block(edid), 0);
+			decode_dtd(edid + 54, &t);
+			if (t.hactive != w || t.vactive != h || t.clock_10khz < 1000)
+				fail_msg("%ux%u: DTD %ux%u at %u0 kHz", w, h,
+						t.hactive, t.vactive, t.clock_10khz);
+			check_range_limits(edid, w, h);
 
-		uint64_t clock = t.clock_10khz * 10000ull;
-		uint64_t htotal = t.hactive + t.hblank;
-		uint64_t frame = htotal * (t.vactive + t.vblank);
-		/* No +255 offsets, so the bytes are the values. */
-		assert_int_equal(d[4], 0);
-		assert_true(d[5] * frame <= clock);
-		assert_true(d[6] * frame >= clock);
-		assert_true(d[7] * 1000 * htotal <= clock);
-		assert_true(d[8] * 1000 * htotal >= clock);
-		assert_true(d[9] * 10000000ull >= clock);
-		assert_true((d[9] - 1) * 10000000ull < clock);
-		/* Bare limits, no secondary timing formula. */
-		assert_int_equal(d[10], 0x01);
+			uint32_t hz = dmab_edid_refresh_hz(w, h);
+			uint64_t frame = (uint64_t)(t.hactive + t.hblank) * (t.vactive + t.vblank);
+			if (hz < 30 || t.clock_10khz * 10000ull > hz * frame ||
+					t.clock_10khz * 10000ull + 250000 <= hz * frame)
+				fail_msg("%ux%u: %u Hz but %u0 kHz for %llu pixels", w, h,
+						hz, t.clock_10khz, (unsigned long long)frame);
+		}
 	}
 }
 
@@ -464,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_odd_width_keeps_exact_active),
 		cmocka_unit_test(test_monitor_name),
 		cmocka_unit_test(test_range_limits),
+		cmocka_unit_test(test_mode_sweep),
 		cmocka_unit_test(test_physical_size),
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_reject),
