@@ -26,6 +26,7 @@
 
 #include <xen/xen.h>
 #include <xen/errno.h>
+#include <xen/event_channel.h>
 #include <xen/grant_table.h>
 #include <xen/io/ring.h>
 #include <xen/io/xenbus.h>
