@@ -432,6 +432,14 @@ static void fb_check(void **state)
 	assert_int_equal(dmab_fb_check(&buf, 640, 479, DRM_FORMAT_XRGB8888, &stride, reason), 0);
 	assert_int_equal(dmab_fb_check(&buf, 640, 480, DRM_FORMAT_XRGB8888, &stride, reason), -XEN_EINVAL);
 
+	/* stride * (height - 1) is 2^32: it must not wrap to "fits". */
+	struct dmab_buffer_geom tall = {
+		.width = 16384, .height = 2, .bpp = 32, .stride = 65536,
+		.buffer_sz = 65536 * 2,
+	};
+	assert_int_equal(dmab_fb_check(&tall, 16, 65537, DRM_FORMAT_XRGB8888, &stride, reason), -XEN_EINVAL);
+	assert_non_null(strstr(reason, "past buffer_sz"));
+
 	/* A PRIME import: the layout comes from the framebuffer. */
 	struct dmab_buffer_geom prime = { .buffer_sz = 300 * 4096 };
 	assert_int_equal(dmab_fb_check(&prime, 640, 480, DRM_FORMAT_XRGB8888, &stride, reason), 0);
