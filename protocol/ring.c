@@ -39,7 +39,11 @@ int dmab_req_ring_get(struct dmab_req_ring *ring, struct xendispl_req *req)
 		ring->broken = true;
 		return -EPROTO;
 	}
-	if (back->req_cons == prod || RING_REQUEST_CONS_OVERFLOW(back, back->req_cons))
+	/*
+	 * prod is at most a ring ahead of the responses, so a request not taken
+	 * yet always has its response slot free.
+	 */
+	if (back->req_cons == prod)
 		return 0;
 
 	memcpy(req, RING_GET_REQUEST(back, back->req_cons), sizeof(*req));

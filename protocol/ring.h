@@ -24,9 +24,7 @@ void dmab_req_ring_init(struct dmab_req_ring *ring, void *page);
 
 /**
  * Copy the next request out of the ring, exactly once.
- * Returns 1 with *req filled, 0 when there is nothing to take now (no
- * request, or every response slot is owed to a request not answered yet),
- * -EPROTO when the frontend's producer index is more than a ring ahead of
+ * Returns 1 with *req filled, 0 when there is no request, -EPROTO when the frontend's producer index is more than a ring ahead of
  * the responses: such a frontend is hostile and the ring is marked broken.
  */
 int dmab_req_ring_get(struct dmab_req_ring *ring, struct xendispl_req *req);
