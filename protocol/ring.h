@@ -24,8 +24,9 @@ void dmab_req_ring_init(struct dmab_req_ring *ring, void *page);
 
 /**
  * Copy the next request out of the ring, exactly once.
- * Returns 1 with *req filled, 0 when there is no request, -EPROTO when the frontend's producer index is more than a ring ahead of
- * the responses: such a frontend is hostile and the ring is marked broken.
+ * Returns 1 with *req filled, 0 when there is no request, -EPROTO when
+ * the frontend's producer index is more than a ring ahead of the
+ * responses: such a frontend is hostile and the ring is marked broken.
  */
 int dmab_req_ring_get(struct dmab_req_ring *ring, struct xendispl_req *req);
 
