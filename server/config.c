@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config.h"
+
+void dmab_config_defaults(struct dmab_config *config)
+{
+	memset(config, 0, sizeof(*config));
+	config->hv = DMAB_HV_KIND_SIM;
+	config->log_level = DMAB_LOG_INFO;
+	snprintf(config->output, sizeof(config->output), "headless");
+	config->screens[0] = (struct dmab_screen){ "main", 1920, 1080, 60000 };
+	config->nscreens = 1;
+	config->limits = (struct dmab_config_limits){
+		.max_buffers = 32,
+		.max_framebuffers = 64,
+		.max_buffer_bytes = 64u << 20,
+		.max_bytes = 256ull << 20,
+		.max_width = 8192,
+		.max_height = 8192,
+		.max_connectors = 8,
+		.requests_per_second = 2000,
+	};
+	config->release_timeout_ms = 2500;
+}
+
+struct parse {
+	struct dmab_config *config;
+	char *err;
+	size_t len;
+	const char *path;
+	bool screens_from_file;
+	bool failed;
+	char why[160];
+};
+
+static bool parse_u64(const char *value, uint64_t max, uint64_t *out)
+{
+	if (value[0] < '0' || value[0] > '9')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_i32(const char *value, int32_t *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno || *end || end == value || v < INT32_MIN || v > INT32_MAX)
+		return false;
+	*out = (int32_t)v;
+	return true;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+	if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1")) {
+		*out = true;
+		return true;
+	}
+	if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0")) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static bool copy_str(char *dst, size_t size, const char *value)
+{
+	size_t n = strlen(value);
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(dst, value, n + 1);
+	return true;
+}
+
+static bool server_key(struct dmab_config *c, const char *name, const char *value)
+{
+	if (!strcmp(name, "hypervisor")) {
+		if (!strcmp(value, "sim"))
+			c->hv = DMAB_HV_KIND_SIM;
+		else if (!strcmp(value, "xen"))
+			c->hv = DMAB_HV_KIND_XEN;
+		else
+			return false;
+		return true;
+	}
+	if (!strcmp(name, "sim-socket"))
+		return copy_str(c->sim_socket, sizeof(c->sim_socket), value);
+	if (!strcmp(name, "control-socket"))
+		return copy_str(c->control_socket, sizeof(c->control_socket), value);
+	if (!strcmp(name, "log-level"))
+		return dmab_log_level_parse(value, &c->log_level) == 0;
+	if (!strcmp(name, "output"))
+		return !strcmp(value, "headless") && copy_str(c->output, sizeof(c->output), value);
+	if (!strcmp(name, "release-timeout-ms")) {
+		uint64_t v;
+		if (!parse_u64(value, 2900, &v) || v == 0)
+			return false; /* below Linux's 3000 ms response timeout */
+		c->release_timeout_ms = (uint32_t)v;
+		return true;
+	}
+	return false;
+}
+
+static bool limits_key(struct dmab_config_limits *l, const char *name, const char *value)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+		bool wide;
+		uint64_t min, max;
+	} keys[] = {
+		{ "max-buffers", offsetof(struct dmab_config_limits, max_buffers), false, 1, 4096 },
+		{ "max-framebuffers", offsetof(struct dmab_config_limits, max_framebuffers), false, 1, 4096 },
+		{ "max-buffer-bytes", offsetof(struct dmab_config_limits, max_buffer_bytes), false, 4096, UINT32_MAX },
+		{ "max-bytes", offsetof(struct dmab_config_limits, max_bytes), true, 4096, UINT64_MAX },
+		{ "max-width", offsetof(struct dmab_config_limits, max_width), false, 1, 16384 },
+		{ "max-height", offsetof(struct dmab_config_limits, max_height), false, 1, 16384 },
+		{ "max-connectors", offsetof(struct dmab_config_limits, max_connectors), false, 1, 16 },
+		{ "requests-per-second", offsetof(struct dmab_config_limits, requests_per_second), false, 0, 1000000 },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(name, keys[i].name))
+			continue;
+		uint64_t v;
+		if (!parse_u64(value, keys[i].max, &v) || v < keys[i].min)
+			return false;
+		if (keys[i].wide)
+			*(uint64_t *)(void *)((char *)l + keys[i].offset) = v;
+		else
+			*(uint32_t *)(void *)((char *)l + keys[i].offset) = (uint32_t)v;
+		return true;
+	}
+	return false;
+}
+
+static bool screen_key(struct dmab_screen *s, const char *name, const char *value)
+{
+	uint64_t v;
+	if (!strcmp(name, "width") || !strcmp(name, "height")) {
+		if (!parse_u64(value, 16384, &v) || v == 0)
+			return false;
+		*(!strcmp(name, "width") ? &s->width : &s->height) = (uint32_t)v;
+		return true;
+	}
+	if (!strcmp(name, "refresh")) {
+		if (!parse_u64(value, 240, &v) || v == 0)
+			return false;
+		s->refresh_mhz = (uint32_t)v * 1000;
+		return true;
+	}
+	return false;
+}
+
+static bool place_key(struct dmab_config_place *p, const char *name, const char *value)
+{
+	if (!strcmp(name, "screen"))
+		return copy_str(p->screen, sizeof(p->screen), value);
+	if (!strcmp(name, "x") || !strcmp(name, "y")) {
+		p->has_position = true;
+		return parse_i32(value, !strcmp(name, "x") ? &p->x : &p->y);
+	}
+	if (!strcmp(name, "z"))
+		return parse_i32(value, &p->z);
+	if (!strcmp(name, "visible"))
+		return parse_bool(value, &p->visible);
+	return false;
+}
+
+static struct dmab_screen *screen_named(struct parse *p, const char *name)
+{
+	struct dmab_config *c = p->config;
+	if (!p->screens_from_file) {
+		/* The first [screen.*] replaces the default screen. */
+		c->nscreens = 0;
+		p->screens_from_file = true;
+	}
+	for (unsigned int i = 0; i < c->nscreens; i++) {
+		if (!strcmp(c->screens[i].name, name))
+			return &c->screens[i];
+	}
+	if (c->nscreens == DMAB_MAX_SCREENS || !name[0] ||
+			strlen(name) >= sizeof(c->screens[0].name))
+		return NULL;
+	struct dmab_screen *s = &c->screens[c->nscreens++];
+	*s = (struct dmab_screen){ .width = 1920, .height = 1080, .refresh_mhz = 60000 };
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return s;
+}
+
+static struct dmab_config_place *place_for(struct dmab_config *c, const char *uid)
+{
+	for (unsigned int i = 0; i < c->nplaces; i++) {
+		if (!strcmp(c->places[i].unique_id, uid))
+			return &c->places[i];
+	}
+	if (c->nplaces == DMAB_CONFIG_MAX_PLACES || !uid[0] ||
+			strlen(uid) >= sizeof(c->places[0].unique_id))
+		return NULL;
+	struct dmab_config_place *p = &c->places[c->nplaces++];
+	*p = (struct dmab_config_place){ .visible = true };
+	snprintf(p->unique_id, sizeof(p->unique_id), "%s", uid);
+	return p;
+}
+
+static int handle_ini(void *user, const char *section, const char *name,
+		const char *value)
+{
+	struct parse *p = user;
+	struct dmab_config *c = p->config;
+	bool ok = false;
+
+	if (!strcmp(section, "server")) {
+		ok = server_key(c, name, value);
+	} else if (!strcmp(section, "limits")) {
+		ok = limits_key(&c->limits, name, value);
+	} else if (!strncmp(section, "screen.", 7)) {
+		struct dmab_screen *s = screen_named(p, section + 7);
+		ok = s && screen_key(s, name, value);
+	} else if (!strncmp(section, "connector.", 10)) {
+		struct dmab_config_place *pl = place_for(c, section + 10);
+		ok = pl && place_key(pl, name, value);
+	}
+	if (!ok && !p->failed) {
+		snprintf(p->why, sizeof(p->why), "[%s] %s = %s is not understood",
+			section, name, value);
+		p->failed = true;
+	}
+	return ok;
+}
+
+int dmab_config_load(struct dmab_config *config, const char *path, char *err, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int ret = -errno;
+		snprintf(err, len, "%s: %s", path, dmab_strerror(ret));
+		return ret;
+	}
+	struct parse p = { .config = config, .err = err, .len = len, .path = path };
+	/* inih stops at the first line the handler refuses and reports it. */
+	int line = ini_parse_file(f, handle_ini, &p);
+	fclose(f);
+	if (line != 0) {
+		snprintf(err, len, "%s:%d: %s", path, line, p.failed ? p.why : "not INI syntax");
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < config->nplaces; i++) {
+		const char *screen = config->places[i].screen;
+		bool found = !screen[0];
+		for (unsigned int j = 0; j < config->nscreens && !found; j++)
+			found = !strcmp(config->screens[j].name, screen);
+		if (!found) {
+			snprintf(err, len, "%s: [connector.%s] names screen \"%s\", which is not configured",
+				path, config->places[i].unique_id, screen);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+const struct dmab_config_place *dmab_config_find_place(const struct dmab_config *config,
+		const char *unique_id)
+{
+	if (!unique_id[0])
+		return NULL;
+	for (unsigned int i = 0; i < config->nplaces; i++) {
+		if (!strcmp(config->places[i].unique_id, unique_id))
+			return &config->places[i];
+	}
+	return NULL;
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One guest vdispl device (a "frontend" in Xen's terms), its connectors,
+ * display buffers and framebuffers. Everything here is owned by the
+ * frontend and released when the guest disconnects, dies or misbehaves;
+ * nothing one frontend does touches another.
+ */
+#ifndef DMAB_SERVER_FRONTEND_H
+#define DMAB_SERVER_FRONTEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <wayland-server-core.h>
+
+#include "common/log.h"
+#include "hv/hv.h"
+#include "protocol/request.h"
+#include "protocol/ring.h"
+#include "protocol/xenstore.h"
+#include "server/output.h"
+#include "server/stats.h"
+
+struct dmab_server;
+struct dmab_frontend;
+
+/** How a display buffer reaches the display. */
+enum dmab_import {
+	DMAB_IMPORT_ZERO_COPY,  /* grants exported as a dma-buf */
+	DMAB_IMPORT_COPY,       /* grants mapped, copied once per flip */
+	DMAB_IMPORT_BE_ALLOC,   /* allocated here, granted to the guest */
+};
+
+const char *dmab_import_name(enum dmab_import import);
+
+/** A request whose response waits for the display or the hypervisor. */
+struct dmab_deferred {
+	struct dmab_connector *conn;    /* NULL: nobody to answer any more */
+	uint16_t id;
+	uint8_t op;
+	bool active;
+};
+
+struct dmab_dbuf {
+	struct wl_list link;            /* dmab_frontend.dbufs */
+	struct dmab_frontend *fe;
+	uint64_t cookie;
+	struct dmab_buffer_geom geom;
+	uint32_t num_grefs;
+	grant_ref_t *refs;
+	enum dmab_import import;
+	struct dmab_obuf *obuf;         /* zero copy: the import; be-alloc: the allocation */
+	int export_fd;                  /* zero copy: the dma-buf the hypervisor made */
+	void *map;                      /* copy: the guest's pages, read-only */
+	unsigned int nfbs;
+	bool destroying;
+	struct dmab_deferred destroy_reply;
+};
+
+struct dmab_fb {
+	struct wl_list link;            /* dmab_frontend.fbs */
+	struct dmab_frontend *fe;
+	uint64_t cookie;
+	struct dmab_dbuf *dbuf;
+	uint32_t width, height, fourcc, stride;
+	struct dmab_obuf *shadow;       /* copy: what the display reads */
+	struct dmab_ofb *ofb;
+	bool detaching;
+	struct dmab_deferred detach_reply;
+};
+
+struct dmab_connector {
+	struct dmab_frontend *fe;
+	unsigned int index;
+	uint32_t width, height;
+	char unique_id[DMAB_XS_UNIQUE_ID_MAX + 1];
+	void *req_page, *evt_page;
+	struct dmab_req_ring req;
+	struct dmab_evt_ring evt;
+	struct dmab_hv_evtchn *req_chn, *evt_chn;
+	struct dmab_oview *view;
+	struct dmab_placement place;
+	struct dmab_fb *showing;        /* what SET_CONFIG enabled, NULL when off */
+	struct dmab_fb *flip_fb;        /* the flip waiting for the screen */
+	uint64_t flip_ns;               /* when it was asked for */
+	struct wl_event_source *more_idle;      /* requests left over from the last turn */
+	struct dmab_stats stats;
+};
+
+struct dmab_frontend {
+	struct wl_list link;            /* dmab_server.frontends */
+	struct dmab_server *server;
+	domid_t domid;
+	uint32_t devid;
+	char be_path[DMAB_XS_PATH_MAX];
+	char fe_path[DMAB_XS_PATH_MAX];
+	enum xenbus_state be_state;
+	struct dmab_hv_watch *fe_watch;
+	struct dmab_hv_watch *be_watch;
+	struct wl_event_source *step_idle;
+
+	struct dmab_xs_config config;
+	unsigned int version;
+	struct dmab_connector *conns[DMAB_XS_CONNECTORS_MAX];
+	unsigned int nconns;
+	bool connected;
+	bool failed;                    /* broke the protocol: torn down at the next step */
+
+	struct wl_list dbufs;           /* struct dmab_dbuf.link */
+	struct wl_list releasing;       /* dbufs handed back, not released yet */
+	struct wl_list fbs;             /* struct dmab_fb.link */
+	unsigned int ndbufs, nfbs;
+	uint64_t bytes;
+	uint64_t import_count[3];       /* per enum dmab_import */
+	bool told_copy;                 /* the copy fallback was logged */
+
+	/* requests_per_second as a token bucket */
+	double tokens;
+	uint64_t tokens_ns;
+	struct dmab_ratelimit rl;
+};
+
+#define fe_log(fe, level, fmt, ...) \
+	dmab_log(level, "dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
+#define fe_log_rl(fe, level, fmt, ...) \
+	dmab_log_ratelimited(&(fe)->rl, level, "dom%u/vdispl%u: " fmt, (fe)->domid, \
+		(fe)->devid, ##__VA_ARGS__)
+#define conn_log_rl(conn, level, fmt, ...) \
+	dmab_log_ratelimited(&(conn)->fe->rl, level, "dom%u/vdispl%u/%u: " fmt, \
+		(conn)->fe->domid, (conn)->fe->devid, (conn)->index, ##__VA_ARGS__)
+
+/* frontend.c */
+
+/** Look at a change under the backend root: create, step or remove devices. */
+void dmab_frontend_root_changed(struct dmab_server *server, const char *path);
+
+/** Tear a device down as for Closing and forget it (shutdown). */
+void dmab_frontend_destroy(struct dmab_frontend *fe);
+
+/**
+ * A guest broke the protocol in a way that ends its connection: nothing of
+ * it is handled any more, and it is torn down (Closing) from the event
+ * loop, not under the caller's feet.
+ */
+void dmab_frontend_fail(struct dmab_frontend *fe, const char *why);
+
+/** Find a connector by domid/devid/index, or by unique-id when domid is DOMID_INVALID. */
+struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
+		domid_t domid, uint32_t devid, unsigned int index, const char *unique_id);
+
+/* connector.c */
+
+int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
+		const struct dmab_xs_connector_transport *transport,
+		struct dmab_connector **conn);
+void dmab_connector_destroy(struct dmab_connector *conn);
+void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op,
+		int32_t status, uint32_t edid_sz);
+void dmab_connector_presented(struct dmab_connector *conn, struct dmab_fb *fb,
+		uint64_t when_ns);
+/** Where a connector goes: its configured place, or next to the others. */
+void dmab_connector_place(struct dmab_connector *conn, struct dmab_placement *place);
+
+/* buffer.c */
+
+/** Handle a buffer request; returns a status, or 1 when the answer is deferred. */
+int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd);
+struct dmab_fb *dmab_fb_find(struct dmab_frontend *fe, uint64_t cookie);
+/** The display no longer reads ofb. */
+void dmab_fb_idle(struct dmab_fb *fb);
+/** Copy path: bring fb's shadow up to date with the guest's pages. */
+void dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats);
+/** Release every buffer and framebuffer (connectors are gone already). */
+void dmab_buffers_release_all(struct dmab_frontend *fe);
+/** The frontend goes: buffers still being released answer nobody. */
+void dmab_buffers_orphan(struct dmab_frontend *fe);
+/** A deferred answer goes nowhere: its connector is going away. */
+void dmab_buffers_forget_connector(struct dmab_frontend *fe, struct dmab_connector *conn);
+
+/** Read or fill (be-alloc) a page directory of the frontend's; reason as protocol/pgdir.h. */
+int dmab_fe_pgdir_read(struct dmab_frontend *fe, grant_ref_t first, uint32_t n,
+		grant_ref_t *refs, char *reason);
+int dmab_fe_pgdir_write(struct dmab_frontend *fe, grant_ref_t first, uint32_t n,
+		const grant_ref_t *refs, char *reason);
+
+#endif

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wayland-server-core.h>
+
+#include "common/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+static const char usage[] =
+	"usage: dmabridged [options]\n"
+	"\n"
+	"The host side of Xen's para-virtual display (vdispl): shows guests'\n"
+	"framebuffers on the host display, zero copy where the platform allows.\n"
+	"\n"
+	"  -c, --config FILE        read the configuration from FILE\n"
+	"      --hypervisor sim|xen where guests come from (default: sim)\n"
+	"      --sim-socket PATH    the simulator's socket (sim)\n"
+	"      --control-socket PATH  the control socket for dmabridgectl\n"
+	"      --screen NAME=WxH[@HZ]  a headless screen (repeat for more)\n"
+	"  -l, --log-level LEVEL    error, warn, info or debug\n"
+	"  -v, --verbose            --log-level debug\n"
+	"  -h, --help               this text\n"
+	"  -V, --version            the version\n"
+	"\n"
+	"SIGHUP re-reads the configuration file; SIGTERM and SIGINT stop the\n"
+	"server, releasing every guest buffer first.\n";
+
+static bool running = true;
+
+static int handle_stop(int sig, void *data)
+{
+	dmab_log(DMAB_LOG_INFO, "%s: stopping", strsignal(sig));
+	running = false;
+	return 0;
+}
+
+static int handle_hup(int sig, void *data)
+{
+	dmab_server_reload(data);
+	return 0;
+}
+
+static bool parse_screen(const char *arg, struct dmab_screen *screen)
+{
+	const char *eq = strchr(arg, '=');
+	unsigned int w, h, hz = 60;
+	char tail;
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(screen->name))
+		return false;
+	int n = sscanf(eq + 1, "%ux%u@%u%c", &w, &h, &hz, &tail);
+	if ((n != 2 && n != 3) || w == 0 || h == 0 || w > 16384 || h > 16384 || hz == 0 || hz > 240)
+		return false;
+	memset(screen, 0, sizeof(*screen));
+	memcpy(screen->name, arg, (size_t)(eq - arg));
+	screen->width = w;
+	screen->height = h;
+	screen->refresh_mhz = hz * 1000;
+	return true;
+}
+
+int main(int argc, char *argv[])
+{
+	enum { OPT_HV = 256, OPT_SIM_SOCKET, OPT_CONTROL_SOCKET, OPT_SCREEN };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "hypervisor", required_argument, NULL, OPT_HV },
+		{ "sim-socket", required_argument, NULL, OPT_SIM_SOCKET },
+		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+		{ "screen", required_argument, NULL, OPT_SCREEN },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+
+	/* The file first, then the command line over it: two passes. */
+	const char *config_path = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:l:vhV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("dmabridged %s\n", DMAB_VERSION);
+			return 0;
+		case '?':
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+
+	struct dmab_config config;
+	dmab_config_defaults(&config);
+	if (config_path) {
+		char err[256];
+		if (dmab_config_load(&config, config_path, err, sizeof(err))) {
+			fprintf(stderr, "dmabridged: %s\n", err);
+			return 2;
+		}
+	}
+
+	bool screens_given = false;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:l:vhV", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_HV:
+			if (!strcmp(optarg, "sim")) {
+				config.hv = DMAB_HV_KIND_SIM;
+			} else if (!strcmp(optarg, "xen")) {
+				config.hv = DMAB_HV_KIND_XEN;
+			} else {
+				fprintf(stderr, "dmabridged: --hypervisor is sim or xen\n");
+				return 2;
+			}
+			break;
+		case OPT_SIM_SOCKET:
+		case OPT_CONTROL_SOCKET: {
+			char *dst = opt == OPT_SIM_SOCKET ? config.sim_socket : config.control_socket;
+			if (strlen(optarg) >= sizeof(config.sim_socket)) {
+				fprintf(stderr, "dmabridged: socket path too long: %s\n", optarg);
+				return 2;
+			}
+			strcpy(dst, optarg);
+			break;
+		}
+		case OPT_SCREEN:
+			if (!screens_given)
+				config.nscreens = 0;
+			screens_given = true;
+			if (config.nscreens == DMAB_MAX_SCREENS ||
+					!parse_screen(optarg, &config.screens[config.nscreens])) {
+				fprintf(stderr, "dmabridged: --screen NAME=WxH[@HZ], at most %d: %s\n",
+					DMAB_MAX_SCREENS, optarg);
+				return 2;
+			}
+			config.nscreens++;
+			break;
+		case 'l':
+			if (dmab_log_level_parse(optarg, &config.log_level)) {
+				fprintf(stderr, "dmabridged: unknown log level %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			config.log_level = DMAB_LOG_DEBUG;
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dmabridged: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+
+	dmab_log_init(config.log_level, NULL);
+	/* A guest or client going away mid-write must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	struct wl_event_loop *loop = wl_event_loop_create();
+	if (!loop) {
+		dmab_log(DMAB_LOG_ERROR, "cannot create the event loop");
+		return 1;
+	}
+	struct dmab_server *server;
+	int ret = dmab_server_create(loop, &config, config_path, &server);
+	if (ret) {
+		wl_event_loop_destroy(loop);
+		return 1;
+	}
+	struct wl_event_source *sigs[] = {
+		wl_event_loop_add_signal(loop, SIGTERM, handle_stop, server),
+		wl_event_loop_add_signal(loop, SIGINT, handle_stop, server),
+		wl_event_loop_add_signal(loop, SIGHUP, handle_hup, server),
+	};
+
+	while (running) {
+		if (wl_event_loop_dispatch(loop, -1) < 0 && errno != EINTR) {
+			dmab_log_errno(DMAB_LOG_ERROR, -errno, "event loop");
+			ret = 1;
+			break;
+		}
+	}
+
+	dmab_server_destroy(server);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigs[i])
+			wl_event_source_remove(sigs[i]);
+	}
+	wl_event_loop_destroy(loop);
+	dmab_log(DMAB_LOG_INFO, "stopped");
+	return ret ? 1 : 0;
+}

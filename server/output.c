@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <wayland-server-core.h>
+
+#include "common/log.h"
+#include "server/output.h"
+#include "server/pixels.h"
+
+enum note_kind { NOTE_PRESENTED, NOTE_IDLE };
+
+struct dmab_output_note {
+	enum note_kind kind;
+	struct dmab_oview *view;
+	struct dmab_ofb *fb;
+	uint64_t when_ns;
+};
+
+static int reserve(void **array, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *grown = realloc(*array, ncap * elem);
+	if (!grown)
+		return -ENOMEM;
+	*array = grown;
+	*cap = ncap;
+	return 0;
+}
+
+static void handle_notes(void *data)
+{
+	struct dmab_output *out = data;
+	out->notes_idle = NULL;
+	/* A listener may queue more, or destroy what later notes name (purged). */
+	while (out->nnotes) {
+		struct dmab_output_note n = out->notes[0];
+		memmove(&out->notes[0], &out->notes[1], (out->nnotes - 1) * sizeof(n));
+		out->nnotes--;
+		if (n.kind == NOTE_PRESENTED) {
+			if (out->listener.presented)
+				out->listener.presented(out->listener.data, n.view, n.fb, n.when_ns);
+		} else {
+			n.fb->idle_pending = false;
+			if (out->listener.fb_idle)
+				out->listener.fb_idle(out->listener.data, n.fb);
+		}
+	}
+}
+
+static void note(struct dmab_output *out, enum note_kind kind, struct dmab_oview *view,
+		struct dmab_ofb *fb, uint64_t when_ns)
+{
+	if (reserve((void **)&out->notes, &out->notes_cap, out->nnotes, sizeof(*out->notes))) {
+		dmab_log(DMAB_LOG_ERROR, "output %s: out of memory for a notification", out->name);
+		return;
+	}
+	out->notes[out->nnotes++] = (struct dmab_output_note){ kind, view, fb, when_ns };
+	if (!out->notes_idle)
+		out->notes_idle = wl_event_loop_add_idle(out->loop, handle_notes, out);
+}
+
+static void purge_notes(struct dmab_output *out, const struct dmab_oview *view,
+		const struct dmab_ofb *fb)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < out->nnotes; i++) {
+		if ((view && out->notes[i].view == view) || (fb && out->notes[i].fb == fb))
+			continue;
+		out->notes[kept++] = out->notes[i];
+	}
+	out->nnotes = kept;
+}
+
+static void fb_unuse(struct dmab_output *out, struct dmab_ofb *fb)
+{
+	if (!fb || --fb->users > 0 || fb->idle_pending)
+		return;
+	fb->idle_pending = true;
+	note(out, NOTE_IDLE, NULL, fb, 0);
+}
+
+static void fb_use(struct dmab_ofb *fb)
+{
+	if (fb)
+		fb->users++;
+}
+
+void dmab_output_init(struct dmab_output *out, const struct dmab_output_impl *impl,
+		const char *name, struct wl_event_loop *loop)
+{
+	memset(out, 0, sizeof(*out));
+	out->impl = impl;
+	out->name = strdup(name);
+	out->loop = loop;
+}
+
+int dmab_output_find_screen(const struct dmab_output *out, const char *name)
+{
+	for (unsigned int i = 0; i < out->nscreens; i++) {
+		if (strcmp(out->screens[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+void dmab_output_finish(struct dmab_output *out)
+{
+	while (out->nviews)
+		dmab_oview_destroy(out->views[0]);
+	if (out->notes_idle)
+		wl_event_source_remove(out->notes_idle);
+	free(out->notes);
+	free(out->views);
+	free(out->name);
+}
+
+void dmab_output_destroy(struct dmab_output *out)
+{
+	if (out)
+		out->impl->destroy(out);
+}
+
+void dmab_output_set_listener(struct dmab_output *out,
+		const struct dmab_output_listener *listener)
+{
+	out->listener = *listener;
+}
+
+int dmab_obuf_import(struct dmab_output *out, int fd, size_t size, struct dmab_obuf **buf)
+{
+	int ret = out->impl->import_dmabuf(out, fd, size, buf);
+	if (ret == 0) {
+		(*buf)->output = out;
+		(*buf)->size = size;
+	}
+	return ret;
+}
+
+int dmab_obuf_alloc(struct dmab_output *out, uint32_t width, uint32_t height,
+		uint32_t bpp, uint32_t *stride, size_t size, struct dmab_obuf **buf)
+{
+	int ret = out->impl->alloc(out, width, height, bpp, stride, size, buf);
+	if (ret == 0) {
+		(*buf)->output = out;
+		(*buf)->allocated = true;
+	}
+	return ret;
+}
+
+void dmab_obuf_destroy(struct dmab_obuf *buf)
+{
+	if (buf)
+		buf->output->impl->buffer_destroy(buf->output, buf);
+}
+
+int dmab_ofb_create(struct dmab_obuf *buf, uint32_t width, uint32_t height,
+		uint32_t fourcc, uint32_t offset, uint32_t stride, void *user,
+		struct dmab_ofb **out_fb)
+{
+	struct dmab_ofb *fb = calloc(1, sizeof(*fb));
+	if (!fb)
+		return -ENOMEM;
+	*fb = (struct dmab_ofb){
+		.buffer = buf, .width = width, .height = height, .fourcc = fourcc,
+		.offset = offset, .stride = stride, .user = user,
+	};
+	int ret = buf->output->impl->fb_create(buf->output, fb);
+	if (ret) {
+		free(fb);
+		return ret;
+	}
+	*out_fb = fb;
+	return 0;
+}
+
+bool dmab_ofb_busy(const struct dmab_ofb *fb)
+{
+	return fb->users > 0;
+}
+
+int dmab_ofb_destroy(struct dmab_ofb *fb)
+{
+	if (!fb)
+		return 0;
+	if (fb->users)
+		return -EBUSY;
+	struct dmab_output *out = fb->buffer->output;
+	purge_notes(out, NULL, fb);
+	out->impl->fb_destroy(out, fb);
+	free(fb);
+	return 0;
+}
+
+int dmab_oview_create(struct dmab_output *out, uint32_t width, uint32_t height,
+		uint32_t refresh_mhz, const struct dmab_placement *place, void *user,
+		struct dmab_oview **out_view)
+{
+	int ret = reserve((void **)&out->views, &out->views_cap, out->nviews, sizeof(*out->views));
+	if (ret)
+		return ret;
+	struct dmab_oview *view = calloc(1, sizeof(*view));
+	if (!view)
+		return -ENOMEM;
+	*view = (struct dmab_oview){
+		.output = out, .width = width, .height = height,
+		.refresh_mhz = refresh_mhz ? refresh_mhz : 60000,
+		.place = *place, .user = user,
+	};
+	ret = out->impl->view_create(out, view);
+	if (ret) {
+		free(view);
+		return ret;
+	}
+	out->views[out->nviews++] = view;
+	*out_view = view;
+	return 0;
+}
+
+void dmab_oview_destroy(struct dmab_oview *view)
+{
+	if (!view)
+		return;
+	struct dmab_output *out = view->output;
+	out->impl->view_destroy(out, view);
+	purge_notes(out, view, NULL);
+	if (view->has_pending)
+		fb_unuse(out, view->pending);
+	fb_unuse(out, view->current);
+	for (size_t i = 0; i < out->nviews; i++) {
+		if (out->views[i] == view) {
+			out->views[i] = out->views[--out->nviews];
+			break;
+		}
+	}
+	free(view);
+}
+
+void dmab_oview_place(struct dmab_oview *view, const struct dmab_placement *place)
+{
+	view->place = *place;
+	view->output->impl->view_place(view->output, view);
+}
+
+static int set_pending(struct dmab_oview *view, struct dmab_ofb *fb,
+		const struct dmab_rect *dst, bool show)
+{
+	struct dmab_output *out = view->output;
+	if (view->has_pending) {
+		/* Replaced before it reached the screen: its guest still hears of it. */
+		if (!view->pending_show && view->pending)
+			note(out, NOTE_PRESENTED, view, view->pending, dmab_now_ns());
+		fb_unuse(out, view->pending);
+	}
+	fb_use(fb);
+	view->has_pending = true;
+	view->pending = fb;
+	view->pending_show = show;
+	view->pending_dst = dst ? *dst : (struct dmab_rect){ 0 };
+	return out->impl->view_commit(out, view);
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+int dmab_oview_show(struct dmab_oview *view, struct dmab_ofb *fb, const struct dmab_rect *dst)
+{
+	struct dmab_rect whole;
+	if (fb && !dst) {
+		whole = (struct dmab_rect){ 0, 0, min_u32(fb->width, view->width),
+			min_u32(fb->height, view->height) };
+		dst = &whole;
+	}
+	return set_pending(view, fb, dst, true);
+}
+
+int dmab_oview_flip(struct dmab_oview *view, struct dmab_ofb *fb)
+{
+	/* A flip keeps the rectangle SET_CONFIG chose, within the new frame. */
+	struct dmab_rect dst = view->has_pending ? view->pending_dst : view->current_dst;
+	if (dst.width == 0 || dst.height == 0)
+		dst = (struct dmab_rect){ 0, 0, view->width, view->height };
+	dst.width = min_u32(dst.width, fb->width);
+	dst.height = min_u32(dst.height, fb->height);
+	return set_pending(view, fb, &dst, false);
+}
+
+void dmab_output_view_presented(struct dmab_oview *view, uint64_t when_ns)
+{
+	struct dmab_output *out = view->output;
+	if (!view->has_pending)
+		return;
+	struct dmab_ofb *old = view->current;
+	view->current = view->pending;
+	view->current_dst = view->pending_dst;
+	view->has_pending = false;
+	view->pending = NULL;
+	if (!view->pending_show && view->current)
+		note(out, NOTE_PRESENTED, view, view->current, when_ns);
+	fb_unuse(out, old);
+}
+
+static pixman_image_t *black_image(uint32_t width, uint32_t height)
+{
+	pixman_image_t *img = pixman_image_create_bits(PIXMAN_a8r8g8b8,
+		(int)width, (int)height, NULL, 0);
+	if (!img)
+		return NULL;
+	pixman_color_t black = { 0, 0, 0, 0xffff };
+	pixman_rectangle16_t all = { 0, 0, (uint16_t)width, (uint16_t)height };
+	pixman_image_fill_rectangles(PIXMAN_OP_SRC, img, &black, 1, &all);
+	return img;
+}
+
+pixman_image_t *dmab_oview_snapshot(struct dmab_oview *view)
+{
+	struct dmab_ofb *fb = view->current;
+	if (fb && !fb->buffer->cpu)
+		return NULL;
+	pixman_image_t *img = black_image(view->width, view->height);
+	if (!img || !fb)
+		return img;
+	const struct dmab_rect *dst = &view->current_dst;
+	pixman_image_t *frame = dmab_pixels_to_argb((const uint8_t *)fb->buffer->cpu + fb->offset,
+		dst->width, dst->height, fb->stride, fb->fourcc);
+	if (!frame) {
+		pixman_image_unref(img);
+		return NULL;
+	}
+	pixman_image_composite32(PIXMAN_OP_SRC, frame, NULL, img, 0, 0, 0, 0,
+		(int32_t)dst->x, (int32_t)dst->y, (int32_t)dst->width, (int32_t)dst->height);
+	pixman_image_unref(frame);
+	return img;
+}
+
+static int by_z(const void *a, const void *b)
+{
+	const struct dmab_oview *va = *(struct dmab_oview *const *)a;
+	const struct dmab_oview *vb = *(struct dmab_oview *const *)b;
+	return (va->place.z > vb->place.z) - (va->place.z < vb->place.z);
+}
+
+pixman_image_t *dmab_output_snapshot(struct dmab_output *out, unsigned int screen)
+{
+	if (screen >= out->nscreens)
+		return NULL;
+	pixman_image_t *canvas = black_image(out->screens[screen].width,
+		out->screens[screen].height);
+	if (!canvas)
+		return NULL;
+
+	struct dmab_oview **sorted = malloc(out->nviews * sizeof(*sorted) + 1);
+	if (!sorted) {
+		pixman_image_unref(canvas);
+		return NULL;
+	}
+	memcpy(sorted, out->views, out->nviews * sizeof(*sorted));
+	qsort(sorted, out->nviews, sizeof(*sorted), by_z);
+	for (size_t i = 0; i < out->nviews; i++) {
+		struct dmab_oview *view = sorted[i];
+		if (!view->place.visible || view->place.screen != screen)
+			continue;
+		pixman_image_t *img = dmab_oview_snapshot(view);
+		if (!img)
+			continue;
+		pixman_image_composite32(PIXMAN_OP_OVER, img, NULL, canvas, 0, 0, 0, 0,
+			view->place.x, view->place.y, (int32_t)view->width, (int32_t)view->height);
+		pixman_image_unref(img);
+	}
+	free(sorted);
+	return canvas;
+}

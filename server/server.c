@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hv/sim/sim.h"
+#include "protocol/xenstore.h"
+#include "server/control.h"
+#include "server/frontend.h"
+#include "server/headless.h"
+#include "server/server.h"
+#ifdef DMAB_HAVE_XEN
+#include "hv/xen.h"
+#endif
+
+/* How often a pending dma-buf release is looked at again. */
+#define RELEASE_POLL_MS 5
+
+struct dmab_release {
+	struct wl_list link;
+	int fd;                 /* the number: a placeholder holds it */
+	domid_t domid;
+	uint64_t deadline_ms;
+	void (*done)(void *data, int status);
+	void *data;
+};
+
+static void release_finish(struct dmab_server *server, struct dmab_release *r, int status)
+{
+	wl_list_remove(&r->link);
+	close(r->fd);
+	if (r->done)
+		r->done(r->data, status);
+	free(r);
+}
+
+/* 1 released (or given up on), 0 still in use. */
+static int release_poll(struct dmab_server *server, struct dmab_release *r, bool force)
+{
+	int ret = dmab_hv_dmabuf_exp_wait_released(server->hv, r->fd, 0);
+	if (ret == -ETIMEDOUT) {
+		if (!force && dmab_now_ms() < r->deadline_ms)
+			return 0;
+		dmab_log(DMAB_LOG_ERROR, "dom%u: a buffer is still in use %u ms after it left the "
+			"display; giving up on it", r->domid, server->config.release_timeout_ms);
+		release_finish(server, r, -ETIMEDOUT);
+		return 1;
+	}
+	if (ret)
+		dmab_log_errno(DMAB_LOG_WARN, ret, "dom%u: waiting for a buffer's release", r->domid);
+	release_finish(server, r, 0);
+	return 1;
+}
+
+static int handle_release_timer(void *data)
+{
+	struct dmab_server *server = data;
+	struct dmab_release *r, *tmp;
+	wl_list_for_each_safe(r, tmp, &server->releases, link)
+		release_poll(server, r, false);
+	if (!wl_list_empty(&server->releases))
+		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
+	return 0;
+}
+
+void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domid,
+		void (*done)(void *data, int status), void *data)
+{
+	struct dmab_release *r = calloc(1, sizeof(*r));
+	/*
+	 * The hypervisor finds an export by its fd number: swap /dev/null in
+	 * so the number stays ours (and not another export's) while we wait.
+	 */
+	if (!r || dup3(server->placeholder_fd, fd, O_CLOEXEC) < 0) {
+		dmab_log(DMAB_LOG_ERROR, "dom%u: cannot track a buffer's release", domid);
+		close(fd);
+		free(r);
+		if (done)
+			done(data, -ENOMEM);
+		return;
+	}
+	*r = (struct dmab_release){
+		.fd = fd, .domid = domid, .done = done, .data = data,
+		.deadline_ms = dmab_now_ms() + server->config.release_timeout_ms,
+	};
+	wl_list_insert(server->releases.prev, &r->link);
+	if (release_poll(server, r, false) == 0)
+		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
+}
+
+void dmab_server_release_forget(struct dmab_server *server, void *data)
+{
+	struct dmab_release *r;
+	wl_list_for_each(r, &server->releases, link) {
+		if (r->data == data)
+			r->done = NULL;
+	}
+}
+
+static void handle_presented(void *data, struct dmab_oview *view, struct dmab_ofb *ofb,
+		uint64_t when_ns)
+{
+	dmab_connector_presented(view->user, ofb->user, when_ns);
+}
+
+static void handle_fb_idle(void *data, struct dmab_ofb *ofb)
+{
+	dmab_fb_idle(ofb->user);
+}
+
+static int handle_hv(int fd, uint32_t mask, void *data)
+{
+	struct dmab_server *server = data;
+	int ret = dmab_hv_dispatch(server->hv);
+	if (ret) {
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "lost the hypervisor");
+		wl_event_source_remove(server->hv_source);
+		server->hv_source = NULL;
+	}
+	return 0;
+}
+
+static void handle_root(void *data, const char *path)
+{
+	dmab_frontend_root_changed(data, path);
+}
+
+static int open_hv(struct dmab_server *server)
+{
+	const struct dmab_config *c = &server->config;
+	if (c->hv == DMAB_HV_KIND_XEN) {
+#ifdef DMAB_HAVE_XEN
+		return dmab_hv_xen_open(DMAB_HV_BACKEND, &server->hv);
+#else
+		dmab_log(DMAB_LOG_ERROR, "this dmabridged was built without Xen support");
+		return -EOPNOTSUPP;
+#endif
+	}
+	char path[108];
+	const char *socket = c->sim_socket[0] ? c->sim_socket :
+		dmab_hv_sim_default_socket(path, sizeof(path));
+	if (!socket)
+		return -ENAMETOOLONG;
+	return dmab_hv_sim_host(socket, NULL, &server->hv);
+}
+
+static int open_output(struct dmab_server *server)
+{
+	const struct dmab_config *c = &server->config;
+	int ret = dmab_headless_create(c->screens, c->nscreens, server->loop, &server->output);
+	if (ret)
+		return ret;
+	struct dmab_output_listener listener = {
+		.presented = handle_presented,
+		.fb_idle = handle_fb_idle,
+		.data = server,
+	};
+	dmab_output_set_listener(server->output, &listener);
+	for (unsigned int i = 0; i < c->nscreens; i++)
+		dmab_log(DMAB_LOG_INFO, "output %s: screen %s %ux%u@%u", server->output->name,
+			c->screens[i].name, c->screens[i].width, c->screens[i].height,
+			c->screens[i].refresh_mhz / 1000);
+	return 0;
+}
+
+int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *config,
+		const char *config_path, struct dmab_server **out)
+{
+	struct dmab_server *server = calloc(1, sizeof(*server));
+	if (!server)
+		return -ENOMEM;
+	server->loop = loop;
+	server->config = *config;
+	server->config_path = config_path;
+	server->started_ns = dmab_now_ns();
+	wl_list_init(&server->frontends);
+	wl_list_init(&server->releases);
+	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	int ret = -ENOMEM;
+	server->release_timer = wl_event_loop_add_timer(loop, handle_release_timer, server);
+	if (server->placeholder_fd < 0 || !server->release_timer)
+		goto err;
+	ret = open_hv(server);
+	if (ret) {
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot open the hypervisor");
+		goto err;
+	}
+	ret = open_output(server);
+	if (ret) {
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot open the output");
+		goto err;
+	}
+	server->hv_source = wl_event_loop_add_fd(loop, dmab_hv_get_fd(server->hv),
+		WL_EVENT_READABLE, handle_hv, server);
+	if (!server->hv_source) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = dmab_control_create(server, &server->control);
+	if (ret)
+		goto err;
+
+	dmab_xs_backend_root(server->backend_root, sizeof(server->backend_root),
+		dmab_hv_domid(server->hv));
+	/* The toolstack creates devices here; be watching before any is made. */
+	ret = dmab_hv_watch_add(server->hv, server->backend_root, handle_root, server,
+		&server->root_watch);
+	if (ret) {
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot watch %s", server->backend_root);
+		goto err;
+	}
+	dmab_log(DMAB_LOG_INFO, "dmabridged %s: %s hypervisor, domain %u, watching %s",
+		DMAB_VERSION, dmab_hv_name(server->hv), dmab_hv_domid(server->hv),
+		server->backend_root);
+	*out = server;
+	return 0;
+err:
+	dmab_server_destroy(server);
+	return ret;
+}
+
+void dmab_server_destroy(struct dmab_server *server)
+{
+	if (!server)
+		return;
+	server->stopping = true;
+	dmab_hv_watch_remove(server->root_watch);
+	server->root_watch = NULL;
+	struct dmab_frontend *fe, *tmp;
+	wl_list_for_each_safe(fe, tmp, &server->frontends, link)
+		dmab_frontend_destroy(fe);
+
+	/* Buffers still leaving the display: give them their time, no more. */
+	uint64_t deadline = dmab_now_ms() + server->config.release_timeout_ms;
+	while (!wl_list_empty(&server->releases)) {
+		bool force = dmab_now_ms() >= deadline;
+		struct dmab_release *r, *rtmp;
+		wl_list_for_each_safe(r, rtmp, &server->releases, link)
+			release_poll(server, r, force);
+		if (!wl_list_empty(&server->releases))
+			usleep(RELEASE_POLL_MS * 1000);
+	}
+
+	dmab_control_destroy(server->control);
+	if (server->hv_source)
+		wl_event_source_remove(server->hv_source);
+	dmab_output_destroy(server->output);
+	dmab_hv_destroy(server->hv);
+	if (server->release_timer)
+		wl_event_source_remove(server->release_timer);
+	if (server->placeholder_fd >= 0)
+		close(server->placeholder_fd);
+	free(server);
+}
+
+int dmab_server_reload(struct dmab_server *server)
+{
+	if (!server->config_path) {
+		dmab_log(DMAB_LOG_INFO, "reload: no configuration file");
+		return 0;
+	}
+	struct dmab_config next;
+	dmab_config_defaults(&next);
+	char err[256];
+	int ret = dmab_config_load(&next, server->config_path, err, sizeof(err));
+	if (ret) {
+		dmab_log(DMAB_LOG_ERROR, "reload: %s; keeping the running configuration", err);
+		return ret;
+	}
+	if (next.hv != server->config.hv || strcmp(next.sim_socket, server->config.sim_socket) ||
+			strcmp(next.control_socket, server->config.control_socket) ||
+			next.nscreens != server->config.nscreens ||
+			memcmp(next.screens, server->config.screens,
+				next.nscreens * sizeof(next.screens[0])))
+		dmab_log(DMAB_LOG_WARN, "reload: hypervisor, sockets and screens change on restart only");
+
+	/* Limits, log level and the layout apply now. */
+	server->config.limits = next.limits;
+	server->config.log_level = next.log_level;
+	server->config.release_timeout_ms = next.release_timeout_ms;
+	memcpy(server->config.places, next.places, sizeof(next.places));
+	server->config.nplaces = next.nplaces;
+	dmab_log_init(next.log_level, NULL);
+
+	struct dmab_frontend *fe;
+	wl_list_for_each(fe, &server->frontends, link) {
+		for (unsigned int i = 0; i < fe->nconns; i++) {
+			struct dmab_connector *conn = fe->conns[i];
+			if (!dmab_config_find_place(&server->config, conn->unique_id))
+				continue;
+			dmab_connector_place(conn, &conn->place);
+			dmab_oview_place(conn->view, &conn->place);
+		}
+	}
+	dmab_log(DMAB_LOG_INFO, "reloaded %s", server->config_path);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DMAB_SERVER_SERVER_H
+#define DMAB_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <wayland-server-core.h>
+
+#include "hv/hv.h"
+#include "server/config.h"
+#include "server/output.h"
+
+struct dmab_control;
+
+struct dmab_server {
+	struct wl_event_loop *loop;
+	struct dmab_config config;
+	const char *config_path;        /* NULL without a file */
+	struct dmab_hv *hv;
+	struct wl_event_source *hv_source;
+	struct dmab_hv_watch *root_watch;
+	char backend_root[64];
+	struct dmab_output *output;
+	struct wl_list frontends;       /* struct dmab_frontend.link */
+	struct wl_list releases;        /* struct dmab_release.link */
+	struct wl_event_source *release_timer;
+	int placeholder_fd;             /* /dev/null, to hold fd numbers */
+	struct dmab_control *control;
+	uint64_t started_ns;
+	bool stopping;
+};
+
+/** Create the server on loop: hypervisor, output and control socket from config. */
+int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *config,
+		const char *config_path, struct dmab_server **server);
+
+/**
+ * Orderly shutdown: every guest device to Closing, every buffer released,
+ * every grant unmapped. Returns when nothing is left to wait for, or after
+ * the release timeout.
+ */
+void dmab_server_destroy(struct dmab_server *server);
+
+/** Re-read the configuration file: layout and limits apply at once. */
+int dmab_server_reload(struct dmab_server *server);
+
+/**
+ * Hand a dma-buf exported from grants back: close it (keeping its number
+ * reserved, since the hypervisor finds it by number), then wait without
+ * blocking until the hypervisor says every user let go, at most the
+ * release timeout. done runs once with 0 or -ETIMEDOUT (may be NULL).
+ * Takes fd.
+ */
+void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domid,
+		void (*done)(void *data, int status), void *data);
+
+/** Cancel the done callback of pending releases with this data (the release goes on). */
+void dmab_server_release_forget(struct dmab_server *server, void *data);
+
+#endif

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/stats.h"
+
+void dmab_stats_frame(struct dmab_stats *stats, uint64_t requested_ns, uint64_t shown_ns)
+{
+	stats->frames++;
+	if (requested_ns && shown_ns >= requested_ns) {
+		uint64_t us = (shown_ns - requested_ns) / 1000;
+		stats->latency_us[stats->next_sample] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+		stats->next_sample = (stats->next_sample + 1) % DMAB_STATS_SAMPLES;
+		if (stats->nsamples < DMAB_STATS_SAMPLES)
+			stats->nsamples++;
+	}
+
+	if (stats->window_start_ns == 0)
+		stats->window_start_ns = shown_ns;
+	stats->window_frames++;
+	uint64_t span = shown_ns - stats->window_start_ns;
+	if (span >= 1000000000u) {
+		stats->fps = (double)stats->window_frames * 1e9 / (double)span;
+		stats->window_start_ns = shown_ns;
+		stats->window_frames = 0;
+	}
+}
+
+double dmab_stats_fps(const struct dmab_stats *stats, uint64_t now_ns)
+{
+	/* Two seconds without a frame: the rate is what it is now, zero. */
+	if (stats->window_start_ns == 0 || now_ns - stats->window_start_ns > 2000000000u)
+		return 0;
+	return stats->fps;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+uint32_t dmab_stats_latency_us(const struct dmab_stats *stats, unsigned int p)
+{
+	if (stats->nsamples == 0)
+		return 0;
+	uint32_t sorted[DMAB_STATS_SAMPLES];
+	memcpy(sorted, stats->latency_us, stats->nsamples * sizeof(sorted[0]));
+	qsort(sorted, stats->nsamples, sizeof(sorted[0]), cmp_u32);
+	/* Nearest rank. */
+	uint32_t rank = (uint32_t)((p * stats->nsamples + 99) / 100);
+	if (rank == 0)
+		rank = 1;
+	return sorted[rank - 1];
+}

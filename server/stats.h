@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-connector statistics. */
+#ifndef DMAB_SERVER_STATS_H
+#define DMAB_SERVER_STATS_H
+
+#include <stdint.h>
+
+#define DMAB_STATS_SAMPLES 512
+
+struct dmab_stats {
+	uint64_t frames;                /* flips presented */
+	uint64_t flips;                 /* PG_FLIP requests taken */
+	uint64_t bytes_copied;          /* copy path */
+	uint64_t events_dropped;        /* the guest did not consume its event page */
+	uint64_t requests;
+	uint64_t errors;                /* requests answered with an error */
+
+	/* flip latency, request to screen, in microseconds: the last samples */
+	uint32_t latency_us[DMAB_STATS_SAMPLES];
+	uint32_t nsamples, next_sample;
+
+	/* frames per second over the last whole second */
+	uint64_t window_start_ns;
+	uint64_t window_frames;
+	double fps;
+};
+
+void dmab_stats_frame(struct dmab_stats *stats, uint64_t requested_ns, uint64_t shown_ns);
+
+/** Frames per second, decayed to 0 when nothing was presented for a while. */
+double dmab_stats_fps(const struct dmab_stats *stats, uint64_t now_ns);
+
+/** The p-th percentile (0..100) of recent flip latencies in microseconds, 0 without samples. */
+uint32_t dmab_stats_latency_us(const struct dmab_stats *stats, unsigned int p);
+
+#endif
