@@ -189,22 +189,33 @@ static void dbuf_continue(struct dmab_dbuf *dbuf)
 	dbuf_release(dbuf);
 }
 
-void dmab_fb_idle(struct dmab_fb *fb)
+/* Free a detaching fb once the display let go of it; whether it did. */
+static bool fb_try_free(struct dmab_fb *fb)
 {
 	if (!fb->detaching || dmab_ofb_busy(fb->ofb))
-		return;
-	struct dmab_dbuf *dbuf = fb->dbuf;
+		return false;
 	answer(&fb->detach_reply, 0);
 	fb_free(fb);
-	dbuf_continue(dbuf);
+	return true;
 }
 
+void dmab_fb_idle(struct dmab_fb *fb)
+{
+	struct dmab_dbuf *dbuf = fb->dbuf;
+	if (fb_try_free(fb))
+		dbuf_continue(dbuf);
+}
+
+/*
+ * Take fb off the screen and free it if the display let go at once (else
+ * dmab_fb_idle() does, later). The buffer's own destroy is the caller's to
+ * continue: it may be freed by that.
+ */
 static void fb_detach(struct dmab_fb *fb)
 {
 	fb->detaching = true;
 	fb_unshow(fb);
-	/* Idle already, or when the display says so. */
-	dmab_fb_idle(fb);
+	fb_try_free(fb);
 }
 
 /* ---- requests ---- */

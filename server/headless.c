@@ -28,7 +28,9 @@ struct headless_buffer {
 struct headless_view {
 	struct dmab_oview *view;
 	struct wl_event_source *timer;
+	/* vblanks are on an ideal timeline: the timer's lateness does not add up */
 	uint64_t last_vblank_ns;
+	uint64_t next_vblank_ns;
 	bool armed;
 };
 
@@ -190,10 +192,9 @@ static uint64_t period_ns(const struct dmab_oview *view)
 static int handle_vblank(void *data)
 {
 	struct headless_view *hv = data;
-	uint64_t now = dmab_now_ns();
 	hv->armed = false;
-	hv->last_vblank_ns = now;
-	dmab_output_view_presented(hv->view, now);
+	hv->last_vblank_ns = hv->next_vblank_ns;
+	dmab_output_view_presented(hv->view, dmab_now_ns());
 	return 0;
 }
 
@@ -235,6 +236,8 @@ static int headless_view_commit(struct dmab_output *out, struct dmab_oview *view
 	uint64_t next = hv->last_vblank_ns + period;
 	if (next <= now)
 		next = now + period - (now - hv->last_vblank_ns) % period;
+	hv->next_vblank_ns = next;
+	/* The timer counts milliseconds: round up, never present early. */
 	uint64_t delay_ms = (next - now + 999999) / 1000000;
 	wl_event_source_timer_update(hv->timer, delay_ms ? (int)delay_ms : 1);
 	hv->armed = true;
