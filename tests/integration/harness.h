@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration tests run the real dmabridged (the binary meson built, named
+ * by $DMABRIDGED) on the simulator, in a private directory, and real guest
+ * processes using libdmabridge-client. What the guests show is checked on
+ * the server's screenshots, pixel by pixel.
+ */
+#ifndef DMAB_TESTS_HARNESS_H
+#define DMAB_TESTS_HARNESS_H
+
+#include <json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dmabridge/client.h"
+
+struct dmab_test_server {
+	pid_t pid;
+	char dir[64];                   /* private run directory */
+	char sim_socket[108];
+	char control_socket[108];
+	char config[128];
+	char log[128];
+};
+
+/**
+ * Start dmabridged with config_text as its configuration file (NULL: none)
+ * and extra arguments (NULL-terminated, may be NULL); wait until its control
+ * socket answers. 0 or -errno; the server's log is in s->log.
+ */
+int dmab_ts_start(struct dmab_test_server *s, const char *config_text,
+		const char *const *extra_args);
+
+/**
+ * Stop it with SIGTERM and wait (at most 10 s, then SIGKILL). Returns its
+ * exit status (0: orderly; under ASan, leaks make it non-zero), or -1 if
+ * it died of a signal. Removes the directory.
+ */
+int dmab_ts_stop(struct dmab_test_server *s);
+
+/** Whether the server process is still running. */
+bool dmab_ts_alive(const struct dmab_test_server *s);
+
+/** Number of open fds of the server process, -1 on error. */
+int dmab_ts_fd_count(const struct dmab_test_server *s);
+
+/** Print the server's log to stderr (for a failing test). */
+void dmab_ts_dump_log(const struct dmab_test_server *s);
+
+/** Count lines of the server's log containing needle. */
+int dmab_ts_log_count(const struct dmab_test_server *s, const char *needle);
+
+/**
+ * One control request (a JSON text) with an optional descriptor (-1 for
+ * none); the answer (json_object_put() it), NULL if none came.
+ */
+json_object *dmab_ts_ctl(struct dmab_test_server *s, const char *request, int fd);
+
+/**
+ * A screenshot as 8-bit RGBA rows (malloc'd, *width * 4 octets each).
+ * target is "screen:NAME" or "connector:SELECTOR". 0 or -errno.
+ */
+int dmab_ts_screenshot(struct dmab_test_server *s, const char *target,
+		uint8_t **rgba, uint32_t *width, uint32_t *height);
+
+/** Poll until pred(data) is true or timeout_ms passes; whether it became true. */
+bool dmab_ts_wait(bool (*pred)(void *data), void *data, uint32_t timeout_ms);
+
+/** How many guest devices dmab_ts_ctl(status) lists, -1 on error. */
+int dmab_ts_guest_count(struct dmab_test_server *s);
+
+/** The stats object of connector "domid/devid/index", NULL if absent (put it). */
+json_object *dmab_ts_connector_stats(struct dmab_test_server *s, const char *connector);
+
+/** Client options for a simulated guest of this server. */
+void dmab_ts_client_options(const struct dmab_test_server *s,
+		struct dmab_client_options *options);
+
+/**
+ * Run fn(data) in a child process (a guest domain of its own); returns the
+ * pid. The child exits with fn's return value.
+ */
+pid_t dmab_ts_guest(int (*fn)(void *data), void *data);
+
+/** Wait for a guest (at most timeout_ms, then SIGKILL); its exit status or -1. */
+int dmab_ts_guest_wait(pid_t pid, uint32_t timeout_ms);
+
+/**
+ * A deterministic picture for frame f, width x height, XRGB8888: the
+ * pixel at x, y. Tests draw it and check it back from screenshots.
+ */
+uint32_t dmab_ts_pattern(uint32_t f, uint32_t x, uint32_t y);
+
+/** Fill an XRGB8888 buffer (stride octets per row) with frame f of the pattern. */
+void dmab_ts_fill(void *data, uint32_t stride, uint32_t width, uint32_t height, uint32_t f);
+
+/**
+ * Compare a region of an RGBA screenshot with frame f of the pattern drawn
+ * at (x0, y0): returns the number of pixels that differ (0: exact), and
+ * reports the first one on stderr.
+ */
+uint64_t dmab_ts_check(const uint8_t *rgba, uint32_t shot_width, uint32_t x0, uint32_t y0,
+		uint32_t width, uint32_t height, uint32_t f);
+
+#endif
