@@ -79,8 +79,8 @@ static void usage(FILE *f)
 		"  --sim-socket PATH      the simulator's socket (default: $DMABRIDGE_SIM_SOCKET,\n"
 		"                         $XDG_RUNTIME_DIR/dmabridge-sim.sock)\n"
 		"  --devid N              the vdispl device (default 0)\n"
-		"  --create WxH[,WxH...]  simulator: create the device with these connectors\n"
-		"                         (default one of %ux%u)\n"
+		"  --create [ID:]WxH[,...]  simulator: create the device with these connectors,\n"
+		"                         ID their unique-id (default one of %ux%u)\n"
 		"  --be-alloc             simulator: create it with backend-allocated buffers\n"
 		"  --connector N          the connector to show on (default 0)\n"
 		"  --format NAME          XRGB8888 (default), ARGB8888, RGB565, RGB888,\n"
@@ -335,25 +335,35 @@ static int run(struct play *p, uint64_t max_frames, bool hold)
 	return 0;
 }
 
-static int parse_connectors(const char *arg, struct dmab_client_connector_spec *specs,
+/* [ID:]WxH[,[ID:]WxH...]; the ids are cut out of arg in place. */
+static int parse_connectors(char *arg, struct dmab_client_connector_spec *specs,
 		unsigned int *count)
 {
-	const char *s = arg;
+	char *s = arg;
 	*count = 0;
 	for (;;) {
 		if (*count == MAX_CONNECTORS)
 			return -E2BIG;
 		const char *end;
 		struct dmab_client_connector_spec *spec = &specs[*count];
+		spec->unique_id = NULL;
+		char *colon = strchr(s, ':');
+		char *comma = strchr(s, ',');
+		if (colon && (!comma || colon < comma)) {
+			if (colon == s)
+				return -EINVAL;
+			*colon = '\0';
+			spec->unique_id = s;
+			s = colon + 1;
+		}
 		if (parse_size(s, &spec->width, &spec->height, &end))
 			return -EINVAL;
-		spec->unique_id = NULL;
 		(*count)++;
 		if (*end == '\0')
 			return 0;
 		if (*end != ',')
 			return -EINVAL;
-		s = end + 1;
+		s = (char *)end + 1;
 	}
 }
 
