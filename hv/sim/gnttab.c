@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "hv/sim/gnttab.h"
 
@@ -54,7 +56,13 @@ static int region_size(int fd, enum dmab_sim_mem_kind kind, uint64_t *size)
 		return 0;
 	}
 	if (kind == DMAB_SIM_MEM_DMABUF) {
-		/* dma-bufs report their size through lseek, and cannot shrink. */
+		/*
+		 * dma-bufs report their size through lseek, and cannot shrink.
+		 * Any other file could be truncated under dom0's mapping.
+		 */
+		struct statfs fs;
+		if (fstatfs(fd, &fs) < 0 || fs.f_type != DMA_BUF_MAGIC)
+			return -EBADF;
 		off_t end = lseek(fd, 0, SEEK_END);
 		if (end < 0)
 			return -EBADF;

@@ -567,13 +567,16 @@ static int bad_memory(const char *sock, int rep, void *arg)
 	int unsealed = sealed_memfd(4 * PAGE, 0);
 	CCHECK(unsealed >= 0, "memfd");
 	CCHECK_RET(mem_add_status(fd, unsealed, DMAB_SIM_MEM_MEMFD, 4 * PAGE), -EINVAL);
+	/* ... nor when it claims to be a dma-buf. */
+	CCHECK(mem_add_status(fd, unsealed, DMAB_SIM_MEM_DMABUF, 4 * PAGE) < 0,
+		"an unsealed memfd accepted as a dma-buf");
 	close(unsealed);
 	/* Grow-only seals are not enough either. */
 	int grow = sealed_memfd(PAGE, F_SEAL_GROW);
 	CCHECK_RET(mem_add_status(fd, grow, DMAB_SIM_MEM_MEMFD, PAGE), -EINVAL);
 	close(grow);
 
-	/* A pipe is no memory at all, nor is a regular file. */
+	/* A pipe is no memory at all; a regular file is no dma-buf. */
 	int p[2];
 	CCHECK(pipe2(p, O_CLOEXEC) == 0, "pipe");
 	CCHECK(mem_add_status(fd, p[0], DMAB_SIM_MEM_MEMFD, PAGE) < 0, "a pipe accepted");
@@ -585,6 +588,8 @@ static int bad_memory(const char *sock, int rep, void *arg)
 	CCHECK(file >= 0, "mkostemp");
 	unlink(tmpl);
 	CCHECK(ftruncate(file, PAGE) == 0, "ftruncate");
+	CCHECK(mem_add_status(fd, file, DMAB_SIM_MEM_DMABUF, PAGE) < 0,
+		"a regular file accepted as a dma-buf");
 	CCHECK(mem_add_status(fd, file, DMAB_SIM_MEM_MEMFD, PAGE) < 0,
 		"a regular file accepted as a memfd");
 	close(file);
