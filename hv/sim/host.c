@@ -530,16 +530,23 @@ static int toolstack_add_vdispl(struct host *h, struct domain *d,
 		snprintf(path, sizeof(path), "%s/state", fe);
 		if (!ret)
 			ret = store_printf(h, tx, path, "%d", XenbusStateInitialising);
+		/* The configuration is the backend's, read-only to the guest (libxl's ro_front). */
 		snprintf(path, sizeof(path), "%s/be-alloc", fe);
 		if (!ret)
 			ret = store_printf(h, tx, path, "%d", req->be_alloc ? 1 : 0);
+		if (!ret)
+			ret = set_perms(h, tx, path, 0, d->domid);
 		for (uint32_t i = 0; i < req->count && !ret; i++) {
 			const struct dmab_sim_connector_msg *c = &req->connectors[i];
 			snprintf(path, sizeof(path), "%s/%u/resolution", fe, i);
 			ret = store_printf(h, tx, path, "%ux%u", c->width, c->height);
+			if (!ret)
+				ret = set_perms(h, tx, path, 0, d->domid);
 			snprintf(path, sizeof(path), "%s/%u/unique-id", fe, i);
 			if (!ret && c->unique_id[0])
 				ret = store_printf(h, tx, path, "%s", c->unique_id);
+			if (!ret && c->unique_id[0])
+				ret = set_perms(h, tx, path, 0, d->domid);
 		}
 		/* Backend: ours, readable by the guest. */
 		if (!ret)

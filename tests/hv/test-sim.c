@@ -969,6 +969,30 @@ static int vdispl_scenario(struct dmab_hv *hv, int rep)
 	return 0;
 }
 
+/* ... and the configuration (be-alloc, connectors) read-only as well. */
+static int vdispl_ro_scenario(struct dmab_hv *hv, int rep)
+{
+	char fe[96], path[160];
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vdispl/0", dmab_hv_domid(hv));
+	static const char *const ro[] = { "be-alloc", "0/resolution", "0/unique-id",
+		"1/resolution", "1/unique-id" };
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fe, ro[i]);
+		char *v = NULL;
+		CCHECK_RET(dmab_hv_store_read(hv, NO_TX, path, &v), 0);
+		free(v);
+		CCHECK_RET(guest_write_rc(hv, fe, ro[i]), -EACCES);
+		CCHECK_RET(dmab_hv_store_remove(hv, NO_TX, path), -EACCES);
+	}
+	return 0;
+}
+
+static int vdispl_both(struct dmab_hv *hv, int rep)
+{
+	TRY(vdispl_scenario(hv, rep));
+	return vdispl_ro_scenario(hv, rep);
+}
+
 /* Another guest sees none of it. */
 static int vdispl_snoop(struct dmab_hv *hv, int rep)
 {
@@ -1062,7 +1086,7 @@ static int vdispl_test(scenario_fn scenario)
 
 static int test_vdispl(void)
 {
-	return vdispl_test(vdispl_scenario);
+	return vdispl_test(vdispl_both);
 }
 
 /* ---- limits ---- */
