@@ -329,6 +329,19 @@ static int conn_flush(struct conn *c)
 }
 
 /*
+ * Cut a guest off from outside its own messages (a send to it overflowed,
+ * maybe during a dom0 store call): dispatch closes dead connections, so
+ * make sure it runs.
+ */
+static void conn_kill(struct conn *c)
+{
+	c->dead = true;
+	uint64_t one = 1;
+	if (write(c->host->pending_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "sim: cannot signal a dead connection");
+}
+
+/*
  * Send without ever waiting for the guest: what its socket cannot take now
  * is queued, and a guest that lets the queue grow past the bound is cut
  * off. fds are not consumed.
@@ -347,7 +360,7 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 			reserve((void **)&c->queue, &c->queue_cap, c->queue_len, sizeof(*c->queue))) {
 		dmab_log(DMAB_LOG_WARN, "sim: domain %u does not read its socket (%s); disconnecting",
 			c->dom ? c->dom->domid : 0, ret == -EAGAIN ? "queue full" : dmab_strerror(ret));
-		c->dead = true;
+		conn_kill(c);
 		return;
 	}
 	struct out_msg *m = &c->queue[c->queue_len];
@@ -356,7 +369,7 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 	if (len) {
 		m->payload = malloc(len);
 		if (!m->payload) {
-			c->dead = true;
+			conn_kill(c);
 			return;
 		}
 		memcpy(m->payload, payload, len);
@@ -366,7 +379,7 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 		if (m->fds[i] < 0) {
 			m->nfds = i;
 			out_msg_free(m);
-			c->dead = true;
+			conn_kill(c);
 			return;
 		}
 	}

@@ -824,6 +824,72 @@ static int test_flood(void)
 	return ret;
 }
 
+/* A guest that watches its own directory and never reads the events. */
+static int deaf_guest(const char *sock, int rep, void *arg)
+{
+	int fd = raw_connect(sock);
+	CCHECK(fd >= 0, "connect: %s", harness_errname(fd));
+	domid_t domid;
+	CCHECK_RET(raw_hello(fd, &domid), 0);
+	static const char watch[] = "data\0tok";
+	CCHECK_RET(raw_call(fd, DMAB_SIM_STORE_WATCH, watch, sizeof(watch), NULL, 0, NULL), 0);
+	report(rep, domid);
+	struct pollfd pfd = { .fd = fd, .events = 0 };
+	CCHECK(poll(&pfd, 1, CHILD_TIMEOUT_MS - 2000) == 1 && (pfd.revents & POLLHUP),
+		"not cut off");
+	close(fd);
+	return 0;
+}
+
+static int test_deaf_guest(void)
+{
+	struct host h;
+	struct child good, deaf;
+	domid_t good_id;
+	uint32_t deaf_id;
+	char path[64];
+	TRY(host_start(&h, NULL));
+	int base = -1, ret = start_good(&h, &good, &good_id, NULL);
+	if (!ret) {
+		base = harness_count_fds();
+		ret = spawn(&h, &deaf, deaf_guest, NULL);
+	}
+	if (!ret)
+		ret = child_read(&h, &deaf, &deaf_id, "deaf guest domid");
+	if (!ret) {
+		/* dom0 writes: every write is an event for the deaf guest. */
+		snprintf(path, sizeof(path), "/local/domain/%u/data/n", deaf_id);
+		unsigned int i;
+		for (i = 0; i < 200000 && dmab_hv_domain_alive(h.hv, (domid_t)deaf_id); i++) {
+			dmab_hv_store_printf(h.hv, NO_TX, path, "%u", i);
+			if (i % 64 == 0)
+				harness_pump(h.hv, 0);
+		}
+		if (dmab_hv_domain_alive(h.hv, (domid_t)deaf_id))
+			ret = fail_at(__FILE__, __LINE__, "deaf guest still connected after %u events", i);
+		else
+			printf("# deaf guest cut off after %u events\n", i);
+	}
+	if (!ret)
+		ret = child_wait(&h, &deaf, "deaf guest");
+	child_finish(&deaf);
+	if (!ret) {
+		uint64_t deadline = dmab_now_ms() + 2000;
+		while (harness_count_fds() != base && dmab_now_ms() < deadline)
+			harness_pump(h.hv, 10);
+		if (harness_count_fds() != base)
+			ret = fail_at(__FILE__, __LINE__, "host has %d descriptors, %d before",
+				harness_count_fds(), base);
+	}
+	if (!ret)
+		ret = ping(&h, good_id, PING_TIMEOUT_MS);
+	if (!ret)
+		ret = stop_guest(&h, &good, good_id);
+	child_finish(&good);
+	host_stop(&h);
+	return ret;
+}
+
 /* ---- several guests ---- */
 
 static int read_is(struct host *h, const char *path, const char *want)
@@ -1295,6 +1361,7 @@ static const struct test tests[] = {
 	{ "hostile-messages", test_hostile_messages },
 	{ "hostile-bytes", test_hostile_bytes },
 	{ "flood", test_flood },
+	{ "deaf-guest", test_deaf_guest },
 };
 
 int main(int argc, char **argv)
