@@ -148,6 +148,7 @@ struct host {
 	int udmabuf_fd;         /* -1 without /dev/udmabuf */
 
 	struct domain **domains;        /* index = domid; [0] is us */
+	domid_t last_domid;             /* the last one given to a guest */
 	struct conn **conns;
 	size_t nconns, conns_cap;
 
@@ -679,12 +680,16 @@ static int handle_hello(struct conn *c, const struct dmab_sim_msg *msg)
 		return violation(c, "protocol version %u", hello.version);
 	}
 
+	/*
+	 * As Xen does, from after the last id given out: an id comes back as
+	 * late as possible, not while dom0 may still hold grants, state or
+	 * watches for the domain that had it.
+	 */
 	domid_t domid = 0;
-	for (uint32_t i = 1; i < dom_limit(h); i++) {
-		if (!h->domains[i]) {
+	for (uint32_t n = 0; n < h->limits.max_guests && !domid; n++) {
+		uint32_t i = (h->last_domid + n) % h->limits.max_guests + 1;
+		if (!h->domains[i])
 			domid = (domid_t)i;
-			break;
-		}
 	}
 	if (!domid) {
 		reply(c, msg, -EAGAIN, NULL, 0, NULL, 0);
@@ -695,6 +700,7 @@ static int handle_hello(struct conn *c, const struct dmab_sim_msg *msg)
 		reply(c, msg, -ENOMEM, NULL, 0, NULL, 0);
 		return -ENOMEM;
 	}
+	h->last_domid = domid;
 	/* The name is for logs: printable, terminated. */
 	for (size_t i = 0; i < sizeof(d->name) - 1 && i < sizeof(hello.name) && hello.name[i]; i++)
 		d->name[i] = (hello.name[i] >= 0x20 && hello.name[i] < 0x7f) ? hello.name[i] : '?';

@@ -1346,6 +1346,57 @@ static int test_max_guests(void)
 	return ret;
 }
 
+/* ---- a domain id is not handed out again at once ---- */
+
+static grant_ref_t reuse_ref;
+
+/* The newcomer must not reach what dom0 granted to the guest before it. */
+static int reuse_scenario(struct dmab_hv *hv, int rep)
+{
+	void *addr;
+	int ret = dmab_hv_grant_map(hv, 0, 1, &reuse_ref, false, &addr);
+	if (ret == 0)
+		dmab_hv_grant_unmap(hv, addr, 1);
+	CCHECK(ret < 0, "domain %u mapped dom0's grant %u", dmab_hv_domid(hv), reuse_ref);
+	return 0;
+}
+
+static int test_domid_reuse(void)
+{
+	struct host h;
+	struct child a, b;
+	domid_t ia, ib;
+	TRY(host_start(&h, NULL));
+	int fd = sealed_memfd(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
+	int ret = fd < 0 ? fail_at(__FILE__, __LINE__, "memfd: %s", harness_errname(fd)) : 0;
+	if (!ret)
+		ret = start_good(&h, &a, &ia, NULL);
+	if (!ret) {
+		int r = dmab_hv_dmabuf_imp_to_refs(h.hv, ia, fd, 1, &reuse_ref);
+		if (r)
+			ret = fail_at(__FILE__, __LINE__, "imp_to_refs: %s", harness_errname(r));
+	}
+	/* The guest goes before dom0 has noticed and cleaned up. */
+	if (!ret)
+		ret = stop_guest(&h, &a, ia);
+	if (!ret)
+		ret = wait_dead(&h, ia);
+	if (!ret)
+		ret = start_good(&h, &b, &ib, reuse_scenario);
+	if (!ret && ib == ia)
+		ret = fail_at(__FILE__, __LINE__, "domain %u reused at once", ia);
+	if (!ret)
+		ret = stop_guest(&h, &b, ib);
+	child_finish(&a);
+	child_finish(&b);
+	if (fd >= 0) {
+		dmab_hv_dmabuf_imp_release(h.hv, fd);
+		close(fd);
+	}
+	host_stop(&h);
+	return ret;
+}
+
 /* ---- main ---- */
 
 struct test {
@@ -1358,6 +1409,7 @@ static const struct test tests[] = {
 	{ "vdispl", test_vdispl },
 	{ "limits", test_limits },
 	{ "max-guests", test_max_guests },
+	{ "domid-reuse", test_domid_reuse },
 	{ "hostile-messages", test_hostile_messages },
 	{ "hostile-bytes", test_hostile_bytes },
 	{ "flood", test_flood },
