@@ -36,6 +36,7 @@
 #define MAX_CONNECTORS 16
 #define MAX_RESOLUTION 16384
 #define MAX_MAPS_PER_GUEST 4096
+#define MAX_REGIONS_PER_GUEST 256
 #define MAX_QUEUED_MESSAGES 1024
 #define MESSAGES_PER_WAKEUP 16
 #define EVENTS_PER_DISPATCH 64
@@ -724,7 +725,9 @@ static int handle_mem_add(struct conn *c, struct dmab_sim_msg *msg)
 		return violation(c, "MEM_ADD of %u octets with %u fds", msg->hdr.len, msg->nfds);
 	memcpy(&add, msg->payload, sizeof(add));
 	uint32_t id = 0;
-	int ret = sim_region_add(&c->dom->gnttab, msg->fds[0], add.kind, add.size, &id);
+	/* Each region is a descriptor held here: one guest must not use them all up. */
+	int ret = c->dom->gnttab.nregions >= MAX_REGIONS_PER_GUEST ? -ENOSPC :
+		sim_region_add(&c->dom->gnttab, msg->fds[0], add.kind, add.size, &id);
 	if (ret == 0)
 		msg->fds[0] = -1; /* taken */
 	else

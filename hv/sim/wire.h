@@ -29,7 +29,10 @@
 enum dmab_sim_msg_type {
 	/* {version, name} -> {domid, max_message}. Must come first. */
 	DMAB_SIM_HELLO = 1,
-	/* {kind, size} + fd -> {region}. A sealed memfd or a dma-buf of the guest's memory. */
+	/*
+	 * {kind, size} + fd -> {region}. A sealed memfd or a dma-buf of the
+	 * guest's memory. -ENOSPC beyond the guest's memory or 256 regions.
+	 */
 	DMAB_SIM_MEM_ADD,
 	/* {region} -> {}. -EBUSY while grants or host users remain. */
 	DMAB_SIM_MEM_REMOVE,

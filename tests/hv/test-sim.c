@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -664,6 +665,35 @@ static int flood_reading(const char *sock, int rep, void *arg)
 		CCHECK(ok, "answer %u out of order or failed", answered);
 		answered++;
 	}
+	close(fd);
+	return 0;
+}
+
+/* Memory regions one page at a time, until the host says no. */
+static int flood_memory(const char *sock, int rep, void *arg)
+{
+	unsigned int max = *(const unsigned int *)arg;
+	int fd = raw_connect(sock);
+	CCHECK(fd >= 0, "connect: %s", harness_errname(fd));
+	domid_t domid;
+	CCHECK_RET(raw_hello(fd, &domid), 0);
+	int mem = sealed_memfd(PAGE, F_SEAL_SHRINK);
+	CCHECK(mem >= 0, "memfd");
+	unsigned int n = 0;
+	int ret = 0;
+	for (; n < max; n++) {
+		ret = mem_add_status(fd, mem, DMAB_SIM_MEM_MEMFD, PAGE);
+		if (ret)
+			break;
+	}
+	close(mem);
+	report(rep, n);
+	/* Refused with a status, the connection alive: a limit, not a crash. */
+	CCHECK(ret == -ENOSPC, "region %u: %s, want -ENOSPC", n, harness_errname(ret));
+	CCHECK_RET(still_served(fd), 0);
+	/* Hold on to them until the parent has checked on the others. */
+	struct pollfd pfd = { .fd = rep, .events = 0 };
+	poll(&pfd, 1, CHILD_TIMEOUT_MS);
 	close(fd);
 	return 0;
 }
@@ -1397,6 +1427,71 @@ static int test_domid_reuse(void)
 	return ret;
 }
 
+/* ---- one guest must not use up the host's descriptors ---- */
+
+static int evtchn_and_share(struct dmab_hv *hv, int rep)
+{
+	struct dmab_hv_evtchn *c[8];
+	grant_ref_t refs[4];
+	void *addr;
+	for (int i = 0; i < 8; i++)
+		CCHECK_RET(dmab_hv_evtchn_alloc(hv, 0, no_event, NULL, &c[i]), 0);
+	CCHECK_RET(dmab_hv_share_alloc(hv, 0, 4, DMAB_HV_SHARE_WRITABLE, refs, &addr), 0);
+	CCHECK_RET(dmab_hv_share_free(hv, addr, 4), 0);
+	for (int i = 0; i < 8; i++)
+		dmab_hv_evtchn_close(c[i]);
+	return 0;
+}
+
+static int test_flood_memory(void)
+{
+	/* A daemon's usual descriptor limit, so that the test is quick. */
+	struct rlimit old, low;
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0, "getrlimit");
+	low = old;
+	low.rlim_cur = old.rlim_cur < 1024 ? old.rlim_cur : 1024;
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit");
+
+	struct host h;
+	struct child good, flood, late;
+	domid_t good_id, late_id;
+	/* Stop short of the limit: what a careful attacker would do. */
+	unsigned int max = (unsigned int)low.rlim_cur - 40;
+	uint32_t regions;
+	int ret = host_start(&h, NULL);
+	if (!ret)
+		ret = start_good(&h, &good, &good_id, NULL);
+	if (!ret)
+		ret = spawn(&h, &flood, flood_memory, &max);
+	if (!ret)
+		ret = child_read(&h, &flood, &regions, "regions added");
+	if (!ret)
+		printf("# one guest registered %u memory regions\n", regions);
+	/* While it holds them: the others are served, newcomers too. */
+	if (!ret)
+		ret = ping(&h, good_id, PING_TIMEOUT_MS);
+	if (!ret)
+		ret = start_good(&h, &late, &late_id, evtchn_and_share);
+	if (!ret)
+		ret = ping(&h, late_id, PING_TIMEOUT_MS);
+	if (!ret)
+		ret = stop_guest(&h, &late, late_id);
+	child_finish(&late);
+	if (!ret) {
+		close(flood.rd); /* lets it go */
+		flood.rd = -1;
+		ret = child_wait(&h, &flood, "memory flood");
+	}
+	child_finish(&flood);
+	if (!ret)
+		ret = stop_guest(&h, &good, good_id);
+	child_finish(&good);
+	if (h.hv)
+		host_stop(&h);
+	setrlimit(RLIMIT_NOFILE, &old);
+	return ret;
+}
+
 /* ---- main ---- */
 
 struct test {
@@ -1414,6 +1509,7 @@ static const struct test tests[] = {
 	{ "hostile-bytes", test_hostile_bytes },
 	{ "flood", test_flood },
 	{ "deaf-guest", test_deaf_guest },
+	{ "flood-memory", test_flood_memory },
 };
 
 int main(int argc, char **argv)
