@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <wayland-server-core.h>
 
 #include "common/log.h"
@@ -164,6 +165,12 @@ int main(int argc, char *argv[])
 	dmab_log_init(config.log_level, NULL);
 	/* A guest or client going away mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Each guest holds descriptors here (rings, channels, buffers): take what we may. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 
 	struct wl_event_loop *loop = wl_event_loop_create();
 	if (!loop) {

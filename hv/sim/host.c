@@ -148,6 +148,8 @@ struct host {
 	struct dmab_sim_store *store;
 	int udmabuf_fd;         /* -1 without /dev/udmabuf */
 
+	int spare_fd;                   /* held back for accept() at the fd limit */
+	struct dmab_ratelimit rl;
 	struct domain **domains;        /* index = domid; [0] is us */
 	domid_t last_domid;             /* the last one given to a guest */
 	struct conn **conns;
@@ -360,8 +362,12 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 		return;
 	if (ret != -EAGAIN || c->queue_len >= MAX_QUEUED_MESSAGES ||
 			reserve((void **)&c->queue, &c->queue_cap, c->queue_len, sizeof(*c->queue))) {
-		dmab_log(DMAB_LOG_WARN, "sim: domain %u does not read its socket (%s); disconnecting",
-			c->dom ? c->dom->domid : 0, ret == -EAGAIN ? "queue full" : dmab_strerror(ret));
+		if (ret == -EAGAIN)
+			dmab_log(DMAB_LOG_WARN, "sim: domain %u does not read its socket; disconnecting",
+				c->dom ? c->dom->domid : 0);
+		else
+			dmab_log(DMAB_LOG_INFO, "sim: domain %u: its socket failed (%s)",
+				c->dom ? c->dom->domid : 0, dmab_strerror(ret));
 		conn_kill(c);
 		return;
 	}
@@ -1150,9 +1156,26 @@ static void handle_conn(struct conn *c, uint32_t events)
 static void handle_listen(struct host *h)
 {
 	int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && h->spare_fd >= 0) {
+		/*
+		 * Out of descriptors: the connection would stay in the backlog and
+		 * the socket readable forever, a busy loop. Use the spare to take
+		 * it and turn it away.
+		 */
+		int err = -errno;
+		close(h->spare_fd);
+		fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		dmab_log_ratelimited(&h->rl, DMAB_LOG_WARN, "sim: refusing a guest: %s",
+			dmab_strerror(err));
+		return;
+	}
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			dmab_log_errno(DMAB_LOG_WARN, -errno, "sim: accept");
+			dmab_log_ratelimited(&h->rl, DMAB_LOG_WARN, "sim: accept: %s",
+				dmab_strerror(-errno));
 		return;
 	}
 	struct conn *c = calloc(1, sizeof(*c));
@@ -1376,6 +1399,9 @@ static int map_pages(struct sim_gnttab *t, uint8_t *base, uint32_t count,
 static int check_refs(struct domain *d, uint32_t count, const grant_ref_t *refs,
 		bool writable)
 {
+	/* A dead domain is kept for the mappings it had; no new ones, as Xen. */
+	if (d->dying)
+		return -EINVAL;
 	for (uint32_t i = 0; i < count; i++) {
 		struct sim_grant *g;
 		int ret = sim_grant_check(&d->gnttab, refs[i], 0, writable, &g);
@@ -1581,9 +1607,17 @@ static int host_imp_to_refs(struct dmab_hv *hv, domid_t domid, int fd,
 	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (copy < 0)
 		return -errno;
-	/* A memfd (sealed) or a dma-buf; gntdev wants its exact page count. */
-	enum dmab_sim_mem_kind kind = fcntl(copy, F_GET_SEALS) >= 0 ?
-		DMAB_SIM_MEM_MEMFD : DMAB_SIM_MEM_DMABUF;
+	/*
+	 * A memfd or a dma-buf; gntdev wants its exact page count. The guest
+	 * gets this very memfd: sealed against new seals too, or it could seal
+	 * it against our own writes.
+	 */
+	int seals = fcntl(copy, F_GET_SEALS);
+	enum dmab_sim_mem_kind kind = seals >= 0 ? DMAB_SIM_MEM_MEMFD : DMAB_SIM_MEM_DMABUF;
+	if (seals >= 0 && !(seals & F_SEAL_SEAL)) {
+		close(copy);
+		return -EINVAL;
+	}
 	off_t size = lseek(copy, 0, SEEK_END);
 	if (size < 0 || (uint64_t)size != (uint64_t)count * DMAB_XEN_PAGE_SIZE) {
 		close(copy);
@@ -1663,6 +1697,8 @@ static void host_destroy(struct dmab_hv *hv)
 	}
 	if (h->udmabuf_fd >= 0)
 		close(h->udmabuf_fd);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
 	close(h->pending_fd);
 	close(hv->fd);
 	free(h->socket_path);
@@ -1713,6 +1749,8 @@ int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limi
 		return -ENOMEM;
 	dmab_hv_init(&h->base, &host_impl, DMAB_HV_BACKEND, 0);
 	h->listen_fd = h->pending_fd = h->udmabuf_fd = -1;
+	h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	h->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 5 };
 
 	struct dmab_sim_limits l = limits ? *limits : (struct dmab_sim_limits){ 0 };
 	h->limits = (struct dmab_sim_limits){

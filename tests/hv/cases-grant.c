@@ -378,13 +378,12 @@ static int export_backend(struct conf *t)
 
 /* ---- backend-allocated buffers granted to a guest ---- */
 
-static int sealed_memfd(size_t size)
+static int sealed_memfd(size_t size, unsigned int seals)
 {
 	int fd = memfd_create("conf-be-alloc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0 ||
-			fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, seals) < 0) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -408,7 +407,7 @@ static int udmabuf_of(size_t size)
 	int dev = open(udmabuf_path, O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		return -errno;
-	int memfd = sealed_memfd(size);
+	int memfd = sealed_memfd(size, F_SEAL_SHRINK | F_SEAL_GROW);
 	if (memfd < 0) {
 		close(dev);
 		return memfd;
@@ -430,7 +429,19 @@ static int be_alloc_backend(struct conf *t)
 	grant_ref_t refs[3];
 	/* The simulator shares sealed memfds; gntdev wants a dma-buf. */
 	bool dmabuf = !t->sim;
-	int fd = t->sim ? sealed_memfd(size) : heap_dmabuf(size);
+	if (t->sim) {
+		/*
+		 * The guest gets dom0's very memfd: unless it is sealed against
+		 * new seals, the guest could seal it against dom0's own writes.
+		 */
+		int open_fd = sealed_memfd(size, F_SEAL_SHRINK | F_SEAL_GROW);
+		CHECK(t, open_fd >= 0, "memfd: %s", harness_errname(open_fd));
+		int ret = conf_imp_to_refs(t, t->guest[0], open_fd, count, refs);
+		close(open_fd);
+		CHECK_RET(t, ret, -EINVAL);
+	}
+	int fd = t->sim ? sealed_memfd(size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) :
+		heap_dmabuf(size);
 	if (!t->sim && fd < 0)
 		fd = udmabuf_of(size);
 	if (fd < 0) {

@@ -1397,7 +1397,7 @@ static int test_domid_reuse(void)
 	struct child a, b;
 	domid_t ia, ib;
 	TRY(host_start(&h, NULL));
-	int fd = sealed_memfd(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
+	int fd = sealed_memfd(PAGE, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	int ret = fd < 0 ? fail_at(__FILE__, __LINE__, "memfd: %s", harness_errname(fd)) : 0;
 	if (!ret)
 		ret = start_good(&h, &a, &ia, NULL);
@@ -1492,6 +1492,136 @@ static int test_flood_memory(void)
 	return ret;
 }
 
+/* ---- the host out of descriptors ---- */
+
+/* Connect once the host is at its limit; exit 0 when it turns us away. */
+static int knock(const char *sock, int rep, void *arg)
+{
+	usleep(200000); /* the host lowers its limit meanwhile */
+	int fd = raw_connect(sock);
+	if (fd < 0)
+		return 2;
+	struct pollfd p = { fd, POLLIN, 0 };
+	char c;
+	int ret = poll(&p, 1, 5000) == 1 && read(fd, &c, 1) == 0 ? 0 : 1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A connection the host cannot accept for want of descriptors stays in the
+ * backlog: without turning it away, the socket stays readable and dispatch
+ * spins.
+ */
+static int test_accept_at_limit(void)
+{
+	struct host h;
+	struct child c;
+	TRY(host_start(&h, NULL));
+	int ret = spawn(&h, &c, knock, NULL);
+	struct rlimit old, low;
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)harness_count_fds() + 8;
+	if (!ret && setrlimit(RLIMIT_NOFILE, &low) != 0)
+		ret = fail_at(__FILE__, __LINE__, "setrlimit: %s", strerror(errno));
+	/* Take every descriptor left. */
+	int hog[16], nhog = 0;
+	while (!ret && nhog < 16 && (hog[nhog] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nhog++;
+	if (!ret && nhog == 16)
+		ret = fail_at(__FILE__, __LINE__, "the descriptor limit does not hold");
+	if (!ret) {
+		/* The knock comes, is turned away, and the host goes quiet. */
+		struct pollfd p = { dmab_hv_get_fd(h.hv), POLLIN, 0 };
+		int rounds = 0;
+		for (int i = 0; i < 300; i++) {
+			if (poll(&p, 1, 10) == 1) {
+				dmab_hv_dispatch(h.hv);
+				rounds++;
+			}
+			int status;
+			if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
+				c.exited = true;
+				c.status = status;
+				break;
+			}
+		}
+		setrlimit(RLIMIT_NOFILE, &old);
+		if (!c.exited || !WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0)
+			ret = fail_at(__FILE__, __LINE__, "the host did not turn the guest away");
+		else if (poll(&p, 1, 50) != 0)
+			ret = fail_at(__FILE__, __LINE__, "the host is still busy after %d rounds",
+				rounds);
+	}
+	while (nhog)
+		close(hog[--nhog]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	child_finish(&c);
+	host_stop(&h);
+	return ret;
+}
+
+/* ---- no new mappings of a dead domain's grants ---- */
+
+static int share_two(struct dmab_hv *hv, int rep)
+{
+	void *addr;
+	grant_ref_t refs[2];
+	int ret = dmab_hv_share_alloc(hv, 0, 2, DMAB_HV_SHARE_WRITABLE, refs, &addr);
+	if (!ret)
+		ret = dmab_hv_store_printf(hv, NO_TX, "data/refs", "%u %u", refs[0], refs[1]);
+	return ret ? 1 : 0;
+}
+
+static int test_dead_domain_grants(void)
+{
+	struct host h;
+	struct child g;
+	domid_t id;
+	uint32_t refs[2];
+	void *addr = NULL;
+	TRY(host_start(&h, NULL));
+	int ret = start_good(&h, &g, &id, share_two);
+	if (!ret) {
+		char path[64], *v = NULL;
+		snprintf(path, sizeof(path), "/local/domain/%u/data/refs", id);
+		if (dmab_hv_store_read(h.hv, NO_TX, path, &v) || sscanf(v, "%u %u", &refs[0], &refs[1]) != 2)
+			ret = fail_at(__FILE__, __LINE__, "no refs from the guest");
+		free(v);
+	}
+	if (!ret) {
+		grant_ref_t r = refs[0];
+		int m = dmab_hv_grant_map(h.hv, id, 1, &r, false, &addr);
+		if (m)
+			ret = fail_at(__FILE__, __LINE__, "map: %s", harness_errname(m));
+	}
+	/* Killed while dom0 maps one of its pages: it stays, for that mapping. */
+	if (!ret) {
+		kill(g.pid, SIGKILL);
+		ret = wait_dead(&h, id);
+	}
+	if (!ret) {
+		grant_ref_t r = refs[1];
+		void *other;
+		int fd;
+		int m = dmab_hv_grant_map(h.hv, id, 1, &r, false, &other);
+		int e = dmab_hv_dmabuf_exp_from_refs(h.hv, id, 1, &r, &fd);
+		if (m != -EINVAL || e != -EINVAL)
+			ret = fail_at(__FILE__, __LINE__, "a dead domain's grant: map %s, export %s",
+				harness_errname(m), harness_errname(e));
+		if (m == 0)
+			dmab_hv_grant_unmap(h.hv, other, 1);
+		if (e == 0)
+			close(fd);
+	}
+	if (addr && dmab_hv_grant_unmap(h.hv, addr, 1) != 0 && !ret)
+		ret = fail_at(__FILE__, __LINE__, "unmap of the kept mapping failed");
+	child_finish(&g);
+	host_stop(&h);
+	return ret;
+}
+
 /* ---- main ---- */
 
 struct test {
@@ -1510,6 +1640,8 @@ static const struct test tests[] = {
 	{ "flood", test_flood },
 	{ "deaf-guest", test_deaf_guest },
 	{ "flood-memory", test_flood_memory },
+	{ "accept-at-limit", test_accept_at_limit },
+	{ "dead-domain-grants", test_dead_domain_grants },
 };
 
 int main(int argc, char **argv)
