@@ -13,8 +13,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <drm_fourcc.h>
 
 #include "tests/integration/harness.h"
+
+/* Set while dmab_ts_shot_until() polls: only its last attempt reports. */
+static bool quiet;
 
 static uint64_t now_ms(void)
 {
@@ -405,7 +409,7 @@ uint64_t dmab_ts_check(const uint8_t *rgba, uint32_t shot_width, uint32_t x0, ui
 			uint32_t want = dmab_ts_pattern(f, x, y);
 			uint32_t got = 0xff000000u | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 			if (got != want) {
-				if (!bad)
+				if (!bad && !quiet)
 					fprintf(stderr, "pixel %u,%u of frame %u: 0x%08x, expected 0x%08x\n",
 						x, y, f, got, want);
 				bad++;
@@ -413,4 +417,384 @@ uint64_t dmab_ts_check(const uint8_t *rgba, uint32_t shot_width, uint32_t x0, ui
 		}
 	}
 	return bad;
+}
+
+/* ---- pictures in every format ---- */
+
+static uint32_t mix(uint32_t f, uint32_t x, uint32_t y)
+{
+	uint32_t h = x * 0x9e3779b1u ^ (y + 0x7f4a7c15u) * 0x85ebca77u ^ (f + 1) * 0xc2b2ae3du;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	h *= 0x297a2d39u;
+	h ^= h >> 15;
+	return h;
+}
+
+/* The raw value of pixel x, y of frame f in an RGB format (junk in X bits too). */
+static uint32_t raw_pixel(uint32_t fourcc, uint32_t f, uint32_t x, uint32_t y)
+{
+	uint32_t h = mix(f, x, y);
+	switch (fourcc) {
+	case DRM_FORMAT_XRGB8888:
+	case DRM_FORMAT_ARGB8888:
+		return h;
+	case DRM_FORMAT_RGB888:
+		return h & 0xffffff;
+	default:
+		return h & 0xffff;
+	}
+}
+
+/* YUYV: luma per pixel, chroma per pair of pixels, all in the limited range. */
+static uint8_t yuyv_y(uint32_t f, uint32_t x, uint32_t y)
+{
+	return (uint8_t)(16 + mix(f, x, y) % 220);
+}
+
+static uint8_t yuyv_u(uint32_t f, uint32_t x, uint32_t y)
+{
+	return (uint8_t)(16 + mix(f, x >> 1, y ^ 0x5555u) % 225);
+}
+
+static uint8_t yuyv_v(uint32_t f, uint32_t x, uint32_t y)
+{
+	return (uint8_t)(16 + mix(f, x >> 1, y ^ 0xaaaau) % 225);
+}
+
+static uint32_t bpp_of(uint32_t fourcc)
+{
+	switch (fourcc) {
+	case DRM_FORMAT_XRGB8888:
+	case DRM_FORMAT_ARGB8888:
+		return 32;
+	case DRM_FORMAT_RGB888:
+		return 24;
+	default:
+		return 16;
+	}
+}
+
+void dmab_ts_fill_format(void *data, uint32_t stride, uint32_t width, uint32_t height,
+		uint32_t fourcc, uint32_t f)
+{
+	for (uint32_t y = 0; y < height; y++) {
+		uint8_t *row = (uint8_t *)data + (size_t)y * stride;
+		if (fourcc == DRM_FORMAT_YUYV) {
+			for (uint32_t x = 0; x + 1 < width; x += 2) {
+				uint8_t *p = row + (size_t)x * 2;
+				p[0] = yuyv_y(f, x, y);
+				p[1] = yuyv_u(f, x, y);
+				p[2] = yuyv_y(f, x + 1, y);
+				p[3] = yuyv_v(f, x, y);
+			}
+			continue;
+		}
+		uint32_t bytes = bpp_of(fourcc) / 8;
+		for (uint32_t x = 0; x < width; x++) {
+			uint32_t v = raw_pixel(fourcc, f, x, y);
+			uint8_t *p = row + (size_t)x * bytes;
+			for (uint32_t i = 0; i < bytes; i++)
+				p[i] = (uint8_t)(v >> (8 * i)); /* DRM formats are little-endian */
+		}
+	}
+}
+
+static uint32_t widen(uint32_t v, unsigned int bits)
+{
+	switch (bits) {
+	case 1: return v ? 0xff : 0;
+	case 4: return v << 4 | v;
+	case 5: return v << 3 | v >> 2;
+	case 6: return v << 2 | v >> 4;
+	default: return v;
+	}
+}
+
+static uint32_t argb(uint32_t a, uint32_t r, uint32_t g, uint32_t b)
+{
+	return a << 24 | r << 16 | g << 8 | b;
+}
+
+static uint32_t clamp_round(double v)
+{
+	if (v <= 0)
+		return 0;
+	if (v >= 255)
+		return 255;
+	return (uint32_t)(v + 0.5);
+}
+
+uint32_t dmab_ts_format_expect(uint32_t fourcc, uint32_t f, uint32_t x, uint32_t y)
+{
+	uint32_t p = fourcc == DRM_FORMAT_YUYV ? 0 : raw_pixel(fourcc, f, x, y);
+	switch (fourcc) {
+	case DRM_FORMAT_XRGB8888:
+	case DRM_FORMAT_RGB888:
+		return 0xff000000u | (p & 0xffffff);
+	case DRM_FORMAT_ARGB8888:
+		return p;
+	case DRM_FORMAT_RGB565:
+		return argb(0xff, widen(p >> 11, 5), widen((p >> 5) & 63, 6), widen(p & 31, 5));
+	case DRM_FORMAT_XRGB4444:
+	case DRM_FORMAT_ARGB4444:
+		return argb(fourcc == DRM_FORMAT_ARGB4444 ? widen(p >> 12, 4) : 0xff,
+			widen((p >> 8) & 15, 4), widen((p >> 4) & 15, 4), widen(p & 15, 4));
+	case DRM_FORMAT_XRGB1555:
+	case DRM_FORMAT_ARGB1555:
+		return argb(fourcc == DRM_FORMAT_ARGB1555 ? widen(p >> 15, 1) : 0xff,
+			widen((p >> 10) & 31, 5), widen((p >> 5) & 31, 5), widen(p & 31, 5));
+	case DRM_FORMAT_YUYV: {
+		/* ITU-R BT.601, limited range: Y 16..235, Cb/Cr 16..240. */
+		double yy = (yuyv_y(f, x, y) - 16) * 255.0 / 219.0;
+		double cb = (yuyv_u(f, x & ~1u, y) - 128) * 255.0 / 224.0;
+		double cr = (yuyv_v(f, x & ~1u, y) - 128) * 255.0 / 224.0;
+		return argb(0xff, clamp_round(yy + 1.402 * cr),
+			clamp_round(yy - 0.344136 * cb - 0.714136 * cr),
+			clamp_round(yy + 1.772 * cb));
+	}
+	}
+	return 0;
+}
+
+static uint32_t channel_diff(uint32_t a, uint32_t b, unsigned int shift)
+{
+	uint32_t x = (a >> shift) & 0xff, y = (b >> shift) & 0xff;
+	return x > y ? x - y : y - x;
+}
+
+uint64_t dmab_ts_check_format(const uint8_t *rgba, uint32_t shot_width, uint32_t x0,
+		uint32_t y0, uint32_t width, uint32_t height, uint32_t fourcc, uint32_t f,
+		bool alpha)
+{
+	uint32_t tolerance = fourcc == DRM_FORMAT_YUYV ? 4 : 0;
+	uint64_t bad = 0;
+	for (uint32_t y = 0; y < height; y++) {
+		for (uint32_t x = 0; x < width; x++) {
+			const uint8_t *p = rgba + ((size_t)(y0 + y) * shot_width + x0 + x) * 4;
+			uint32_t want = dmab_ts_format_expect(fourcc, f, x, y);
+			uint32_t got = argb(p[3], p[0], p[1], p[2]);
+			if (!alpha) {
+				want |= 0xff000000u;
+				got |= 0xff000000u;
+			}
+			bool ok = true;
+			for (unsigned int shift = 0; shift < 32; shift += 8)
+				ok = ok && channel_diff(got, want, shift) <= tolerance;
+			if (!ok) {
+				if (!bad && !quiet)
+					fprintf(stderr, "pixel %u,%u of frame %u (%.4s): 0x%08x, "
+						"expected 0x%08x\n", x, y, f, (const char *)&fourcc,
+						got, want);
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+uint64_t dmab_ts_check_black(const uint8_t *rgba, uint32_t shot_width, uint32_t x0,
+		uint32_t y0, uint32_t width, uint32_t height)
+{
+	uint64_t bad = 0;
+	for (uint32_t y = y0; y < y0 + height; y++) {
+		for (uint32_t x = x0; x < x0 + width; x++) {
+			const uint8_t *p = rgba + ((size_t)y * shot_width + x) * 4;
+			if (p[0] || p[1] || p[2] || p[3] != 0xff) {
+				if (!bad && !quiet)
+					fprintf(stderr, "pixel %u,%u: %02x%02x%02x alpha %02x, "
+						"expected black\n", x, y, p[0], p[1], p[2], p[3]);
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+uint64_t dmab_ts_shot_until(struct dmab_test_server *s, const char *target,
+		uint64_t (*check)(const uint8_t *rgba, uint32_t width, uint32_t height, void *data),
+		void *data, uint32_t timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	for (;;) {
+		bool last = now_ms() >= deadline;
+		uint8_t *rgba;
+		uint32_t w, h;
+		if (dmab_ts_screenshot(s, target, &rgba, &w, &h) == 0) {
+			quiet = !last;
+			uint64_t bad = check(rgba, w, h, data);
+			quiet = false;
+			free(rgba);
+			if (bad == 0 || last)
+				return bad;
+		} else if (last) {
+			return UINT64_MAX;
+		}
+		sleep_ms(10);
+	}
+}
+
+/* ---- the server ---- */
+
+int dmab_ts_fd_settle(const struct dmab_test_server *s, int expect, uint32_t timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	for (;;) {
+		int n = dmab_ts_fd_count(s);
+		if (n == expect || n < 0 || now_ms() >= deadline)
+			return n;
+		sleep_ms(10);
+	}
+}
+
+json_object *dmab_ts_guest_status(struct dmab_test_server *s, unsigned int domid,
+		unsigned int devid)
+{
+	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"status\"}", -1), *guests, *found = NULL;
+	if (!r)
+		return NULL;
+	if (json_object_object_get_ex(r, "guests", &guests)) {
+		for (size_t i = 0; i < json_object_array_length(guests); i++) {
+			json_object *g = json_object_array_get_idx(guests, i), *d, *v;
+			if (json_object_object_get_ex(g, "domid", &d) &&
+					json_object_object_get_ex(g, "devid", &v) &&
+					json_object_get_int64(d) == domid &&
+					json_object_get_int64(v) == devid) {
+				found = json_object_get(g);
+				break;
+			}
+		}
+	}
+	json_object_put(r);
+	return found;
+}
+
+/* ---- guests ---- */
+
+int dmab_ts_dispatch_until(struct dmab_client *client, const bool *flag, uint32_t timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	for (;;) {
+		int ret = dmab_client_dispatch(client);
+		if (ret)
+			return ret;
+		if (*flag)
+			return 0;
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { dmab_client_get_fd(client), POLLIN, 0 };
+		poll(&p, 1, (int)(deadline - now));
+	}
+}
+
+struct sync_msg {
+	uint32_t step;
+	uint32_t pad;
+	uint64_t value;
+};
+
+int dmab_ts_sync_open(struct dmab_ts_sync *sync)
+{
+	/* A go to a guest that died is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sync->up, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(sync->down, O_CLOEXEC) < 0) {
+		int err = -errno;
+		close(sync->up[0]);
+		close(sync->up[1]);
+		return err;
+	}
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void dmab_ts_sync_parent(struct dmab_ts_sync *sync)
+{
+	close_fd(&sync->up[1]);
+	close_fd(&sync->down[0]);
+}
+
+void dmab_ts_sync_close(struct dmab_ts_sync *sync)
+{
+	close_fd(&sync->up[0]);
+	close_fd(&sync->up[1]);
+	close_fd(&sync->down[0]);
+	close_fd(&sync->down[1]);
+}
+
+/* Read exactly len octets within the deadline: 0, -ETIMEDOUT, -EPIPE. */
+static int read_full(int fd, void *buf, size_t len, uint64_t deadline)
+{
+	size_t got = 0;
+	while (got < len) {
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { fd, POLLIN, 0 };
+		int r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, (uint8_t *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int dmab_ts_sync_reach(struct dmab_ts_sync *sync, uint32_t step, uint64_t value,
+		uint32_t *cmd, uint32_t timeout_ms)
+{
+	struct sync_msg m = { .step = step, .value = value };
+	if (write(sync->up[1], &m, sizeof(m)) != (ssize_t)sizeof(m))
+		return -EPIPE;
+	uint32_t c;
+	int ret = read_full(sync->down[0], &c, sizeof(c), now_ms() + timeout_ms);
+	if (ret == 0 && cmd)
+		*cmd = c;
+	return ret;
+}
+
+bool dmab_ts_sync_poll(struct dmab_ts_sync *sync, uint32_t *cmd)
+{
+	struct pollfd p = { sync->down[0], POLLIN, 0 };
+	if (poll(&p, 1, 0) != 1)
+		return false;
+	uint32_t c;
+	if (read_full(sync->down[0], &c, sizeof(c), now_ms() + 1000))
+		return false;
+	if (cmd)
+		*cmd = c;
+	return true;
+}
+
+int dmab_ts_sync_wait(struct dmab_ts_sync *sync, uint32_t *step, uint64_t *value,
+		uint32_t timeout_ms)
+{
+	struct sync_msg m;
+	int ret = read_full(sync->up[0], &m, sizeof(m), now_ms() + timeout_ms);
+	if (ret)
+		return ret;
+	*step = m.step;
+	if (value)
+		*value = m.value;
+	return 0;
+}
+
+int dmab_ts_sync_go(struct dmab_ts_sync *sync, uint32_t cmd)
+{
+	return write(sync->down[1], &cmd, sizeof(cmd)) == (ssize_t)sizeof(cmd) ? 0 : -EPIPE;
 }

@@ -103,4 +103,95 @@ void dmab_ts_fill(void *data, uint32_t stride, uint32_t width, uint32_t height, 
 uint64_t dmab_ts_check(const uint8_t *rgba, uint32_t shot_width, uint32_t x0, uint32_t y0,
 		uint32_t width, uint32_t height, uint32_t f);
 
+/**
+ * Like dmab_ts_check(), for the pictures of dmab_ts_fill_format(): the
+ * region must show dmab_ts_format_expect() of frame f in fourcc, exactly
+ * (YUYV: each channel within 3). Alpha is compared too when alpha is true
+ * (a connector's own screenshot keeps it; a composed screen does not).
+ */
+uint64_t dmab_ts_check_format(const uint8_t *rgba, uint32_t shot_width, uint32_t x0,
+		uint32_t y0, uint32_t width, uint32_t height, uint32_t fourcc, uint32_t f,
+		bool alpha);
+
+/** Pixels of a region that are not opaque black (0: all black). */
+uint64_t dmab_ts_check_black(const uint8_t *rgba, uint32_t shot_width, uint32_t x0,
+		uint32_t y0, uint32_t width, uint32_t height);
+
+/**
+ * A picture for every format dmabridge takes: frame f of it drawn into
+ * width x height pixels of fourcc, rows stride octets apart (rows packed
+ * as Linux packs them are fine: nothing is written past width). Bits a
+ * format ignores (the X of XRGB) are set to junk, so a display that reads
+ * them shows it.
+ */
+void dmab_ts_fill_format(void *data, uint32_t stride, uint32_t width, uint32_t height,
+		uint32_t fourcc, uint32_t f);
+
+/**
+ * What the display should show for pixel x, y of that picture, as
+ * 0xAARRGGBB, worked out here from the format's definition and not from
+ * the server's code: n-bit channels widened to 8 by repeating their bits,
+ * X formats opaque, YUYV with ITU-R BT.601 limited range.
+ */
+uint32_t dmab_ts_format_expect(uint32_t fourcc, uint32_t f, uint32_t x, uint32_t y);
+
+/**
+ * Take screenshots of target until check() finds nothing wrong (0) or
+ * timeout_ms passes: for what has no completion event (SET_CONFIG, a
+ * connector turned off), which shows at the connector's next refresh.
+ * check() reports what is wrong on stderr only on the last attempt.
+ * Returns the last check()'s result, or UINT64_MAX without a screenshot.
+ */
+uint64_t dmab_ts_shot_until(struct dmab_test_server *s, const char *target,
+		uint64_t (*check)(const uint8_t *rgba, uint32_t width, uint32_t height, void *data),
+		void *data, uint32_t timeout_ms);
+
+/** Wait until the server has expect fds open; the last count (-1 on error). */
+int dmab_ts_fd_settle(const struct dmab_test_server *s, int expect, uint32_t timeout_ms);
+
+/** Guest device domid/devid as dmab_ts_ctl(status) shows it (put it), NULL if absent. */
+json_object *dmab_ts_guest_status(struct dmab_test_server *s, unsigned int domid,
+		unsigned int devid);
+
+/**
+ * Guest side: dispatch client until *flag is true, at most timeout_ms.
+ * 0, -ETIMEDOUT, or what dmab_client_dispatch() returned (-ENOTCONN).
+ */
+int dmab_ts_dispatch_until(struct dmab_client *client, const bool *flag, uint32_t timeout_ms);
+
+/*
+ * Steps between the test and a guest process: the guest says it reached a
+ * step (with a value, e.g. its domid) and waits for the test's go (with a
+ * command), so that the test looks at the screen while the guest holds
+ * still. Open before dmab_ts_guest(), then dmab_ts_sync_parent() in the
+ * test, so that a guest that dies is seen at once (-EPIPE), not at the
+ * timeout.
+ */
+struct dmab_ts_sync {
+	int up[2];              /* guest -> test */
+	int down[2];            /* test -> guest */
+};
+
+int dmab_ts_sync_open(struct dmab_ts_sync *sync);
+/** In the test, after forking the guest: drop the guest's ends. */
+void dmab_ts_sync_parent(struct dmab_ts_sync *sync);
+void dmab_ts_sync_close(struct dmab_ts_sync *sync);
+
+/** Guest: report step and value, then wait for the go; 0 with *cmd (may be NULL), or -errno. */
+int dmab_ts_sync_reach(struct dmab_ts_sync *sync, uint32_t step, uint64_t value,
+		uint32_t *cmd, uint32_t timeout_ms);
+
+/** Test: the next step a guest reached; 0, -ETIMEDOUT, or -EPIPE (the guest is gone). */
+int dmab_ts_sync_wait(struct dmab_ts_sync *sync, uint32_t *step, uint64_t *value,
+		uint32_t timeout_ms);
+
+/**
+ * Guest: whether the test sent a go without waiting for it (for a guest
+ * that runs until told to stop); *cmd (may be NULL) is its command.
+ */
+bool dmab_ts_sync_poll(struct dmab_ts_sync *sync, uint32_t *cmd);
+
+/** Test: let the guest go on with cmd. 0 or -errno. */
+int dmab_ts_sync_go(struct dmab_ts_sync *sync, uint32_t cmd);
+
 #endif
