@@ -379,6 +379,9 @@ int evil_env_finish(struct evil_env *env)
 	int status = wait_child(env->good_pid, 10000);
 	env->failures += EVIL_CHECK(status == 0, "the good guest ended with %d (step %d)",
 		status, atomic_load(&env->good->error));
+	/* EVIL_DUMP_LOG=1 shows the server's log even when all went well. */
+	if (getenv("EVIL_DUMP_LOG"))
+		dmab_ts_dump_log(&env->server);
 	int ret = dmab_ts_stop(&env->server);
 	env->failures += EVIL_CHECK(ret == 0, "dmabridged exited with %d", ret);
 	munmap(env->good, sizeof(*env->good));
