@@ -260,6 +260,28 @@ json_object *dmab_ts_ctl(struct dmab_test_server *s, const char *request, int fd
 	return answer;
 }
 
+static int read_png(FILE *f, uint8_t **rgba, uint32_t *width, uint32_t *height)
+{
+	png_image png;
+	memset(&png, 0, sizeof(png));
+	png.version = PNG_IMAGE_VERSION;
+	int ret = -EIO;
+	if (png_image_begin_read_from_stdio(&png, f)) {
+		png.format = PNG_FORMAT_RGBA;
+		*rgba = malloc(PNG_IMAGE_SIZE(png));
+		if (*rgba && png_image_finish_read(&png, NULL, *rgba, 0, NULL)) {
+			*width = png.width;
+			*height = png.height;
+			ret = 0;
+		} else {
+			free(*rgba);
+			*rgba = NULL;
+		}
+	}
+	png_image_free(&png);
+	return ret;
+}
+
 int dmab_ts_screenshot(struct dmab_test_server *s, const char *target,
 		uint8_t **rgba, uint32_t *width, uint32_t *height)
 {
@@ -286,24 +308,17 @@ int dmab_ts_screenshot(struct dmab_test_server *s, const char *target,
 	}
 	json_object_put(r);
 	rewind(f);
+	int ret = read_png(f, rgba, width, height);
+	fclose(f);
+	return ret;
+}
 
-	png_image png;
-	memset(&png, 0, sizeof(png));
-	png.version = PNG_IMAGE_VERSION;
-	int ret = -EIO;
-	if (png_image_begin_read_from_stdio(&png, f)) {
-		png.format = PNG_FORMAT_RGBA;
-		*rgba = malloc(PNG_IMAGE_SIZE(png));
-		if (*rgba && png_image_finish_read(&png, NULL, *rgba, 0, NULL)) {
-			*width = png.width;
-			*height = png.height;
-			ret = 0;
-		} else {
-			free(*rgba);
-			*rgba = NULL;
-		}
-	}
-	png_image_free(&png);
+int dmab_ts_png_read(const char *path, uint8_t **rgba, uint32_t *width, uint32_t *height)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	int ret = read_png(f, rgba, width, height);
 	fclose(f);
 	return ret;
 }

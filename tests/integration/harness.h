@@ -64,6 +64,9 @@ json_object *dmab_ts_ctl(struct dmab_test_server *s, const char *request, int fd
 int dmab_ts_screenshot(struct dmab_test_server *s, const char *target,
 		uint8_t **rgba, uint32_t *width, uint32_t *height);
 
+/** A PNG file as 8-bit RGBA rows, like dmab_ts_screenshot(). 0 or -errno. */
+int dmab_ts_png_read(const char *path, uint8_t **rgba, uint32_t *width, uint32_t *height);
+
 /** Poll until pred(data) is true or timeout_ms passes; whether it became true. */
 bool dmab_ts_wait(bool (*pred)(void *data), void *data, uint32_t timeout_ms);
 
