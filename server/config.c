@@ -272,6 +272,22 @@ int dmab_config_load(struct dmab_config *config, const char *path, char *err, si
 	return 0;
 }
 
+void dmab_config_apply_cli(struct dmab_config *config, const struct dmab_config_cli *cli)
+{
+	if (cli->hv_set)
+		config->hv = cli->hv;
+	if (cli->sim_socket[0])
+		memcpy(config->sim_socket, cli->sim_socket, sizeof(config->sim_socket));
+	if (cli->control_socket[0])
+		memcpy(config->control_socket, cli->control_socket, sizeof(config->control_socket));
+	if (cli->nscreens) {
+		memcpy(config->screens, cli->screens, sizeof(config->screens));
+		config->nscreens = cli->nscreens;
+	}
+	if (cli->log_level_set)
+		config->log_level = cli->log_level;
+}
+
 const struct dmab_config_place *dmab_config_find_place(const struct dmab_config *config,
 		const char *unique_id)
 {

@@ -53,6 +53,21 @@ struct dmab_config {
 	unsigned int nplaces;
 };
 
+/** What the command line set: it wins over the file, at start and at every reload. */
+struct dmab_config_cli {
+	bool hv_set;
+	enum dmab_hv_kind hv;
+	char sim_socket[108];           /* "" when not given */
+	char control_socket[108];
+	struct dmab_screen screens[DMAB_MAX_SCREENS];
+	unsigned int nscreens;          /* 0 when not given */
+	bool log_level_set;
+	enum dmab_log_level log_level;
+};
+
+/** Put what the command line set over config. */
+void dmab_config_apply_cli(struct dmab_config *config, const struct dmab_config_cli *cli);
+
 /** Defaults: simulator, headless 1920x1080 screen "main", moderate limits. */
 void dmab_config_defaults(struct dmab_config *config);
 

@@ -229,29 +229,45 @@ static json_object *cmd_screenshot(struct client *client, json_object *req)
 		return error("screenshot needs the file to write as a descriptor");
 
 	json_object *r;
+	const char *screen_name = NULL, *connector = NULL;
+	bool screen_or_connector = false;
 	if (json_object_object_get_ex(req, "connector", &v)) {
-		struct dmab_connector *c = find_connector(server, json_object_get_string(v));
+		connector = json_object_get_string(v);
+	} else if (json_object_object_get_ex(req, "screen", &v)) {
+		screen_name = json_object_get_string(v);
+	} else if (json_object_object_get_ex(req, "target", &v)) {
+		/* A screen name, else a connector. */
+		const char *t = json_object_get_string(v);
+		if (dmab_output_find_screen(server->output, t) >= 0)
+			screen_name = t;
+		else
+			connector = t;
+		screen_or_connector = true;
+	} else {
+		screen_name = server->output->screens[0].name;
+	}
+
+	if (connector) {
+		struct dmab_connector *c = find_connector(server, connector);
 		if (!c) {
-			r = error("no connector %s", json_object_get_string(v));
+			r = error("no connector %s%s", connector, screen_or_connector ?
+				", and no screen of that name" : "");
 			goto out;
 		}
 		img = dmab_oview_snapshot(c->view);
 		if (!img) {
-			r = error("connector %s shows a buffer without CPU access",
-				json_object_get_string(v));
+			r = error("connector %s shows a buffer without CPU access", connector);
 			goto out;
 		}
 	} else {
-		const char *name = json_object_object_get_ex(req, "screen", &v) ?
-			json_object_get_string(v) : server->output->screens[0].name;
-		int screen = dmab_output_find_screen(server->output, name);
+		int screen = dmab_output_find_screen(server->output, screen_name);
 		if (screen < 0) {
-			r = error("no screen %s", name);
+			r = error("no screen %s", screen_name);
 			goto out;
 		}
 		img = dmab_output_snapshot(server->output, (unsigned int)screen);
 		if (!img) {
-			r = error("cannot compose screen %s", name);
+			r = error("cannot compose screen %s", screen_name);
 			goto out;
 		}
 	}

@@ -100,6 +100,58 @@ int main(int argc, char *argv[])
 		}
 	}
 
+	struct dmab_config_cli cli = { 0 };
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:l:vhV", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_HV:
+			cli.hv_set = true;
+			if (!strcmp(optarg, "sim")) {
+				cli.hv = DMAB_HV_KIND_SIM;
+			} else if (!strcmp(optarg, "xen")) {
+				cli.hv = DMAB_HV_KIND_XEN;
+			} else {
+				fprintf(stderr, "dmabridged: --hypervisor is sim or xen\n");
+				return 2;
+			}
+			break;
+		case OPT_SIM_SOCKET:
+		case OPT_CONTROL_SOCKET: {
+			char *dst = opt == OPT_SIM_SOCKET ? cli.sim_socket : cli.control_socket;
+			if (strlen(optarg) >= sizeof(cli.sim_socket)) {
+				fprintf(stderr, "dmabridged: socket path too long: %s\n", optarg);
+				return 2;
+			}
+			strcpy(dst, optarg);
+			break;
+		}
+		case OPT_SCREEN:
+			if (cli.nscreens == DMAB_MAX_SCREENS ||
+					!parse_screen(optarg, &cli.screens[cli.nscreens])) {
+				fprintf(stderr, "dmabridged: --screen NAME=WxH[@HZ], at most %d: %s\n",
+					DMAB_MAX_SCREENS, optarg);
+				return 2;
+			}
+			cli.nscreens++;
+			break;
+		case 'l':
+			cli.log_level_set = true;
+			if (dmab_log_level_parse(optarg, &cli.log_level)) {
+				fprintf(stderr, "dmabridged: unknown log level %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			cli.log_level_set = true;
+			cli.log_level = DMAB_LOG_DEBUG;
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dmabridged: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+
 	struct dmab_config config;
 	dmab_config_defaults(&config);
 	if (config_path) {
@@ -109,58 +161,7 @@ int main(int argc, char *argv[])
 			return 2;
 		}
 	}
-
-	bool screens_given = false;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:vhV", options, NULL)) != -1) {
-		switch (opt) {
-		case OPT_HV:
-			if (!strcmp(optarg, "sim")) {
-				config.hv = DMAB_HV_KIND_SIM;
-			} else if (!strcmp(optarg, "xen")) {
-				config.hv = DMAB_HV_KIND_XEN;
-			} else {
-				fprintf(stderr, "dmabridged: --hypervisor is sim or xen\n");
-				return 2;
-			}
-			break;
-		case OPT_SIM_SOCKET:
-		case OPT_CONTROL_SOCKET: {
-			char *dst = opt == OPT_SIM_SOCKET ? config.sim_socket : config.control_socket;
-			if (strlen(optarg) >= sizeof(config.sim_socket)) {
-				fprintf(stderr, "dmabridged: socket path too long: %s\n", optarg);
-				return 2;
-			}
-			strcpy(dst, optarg);
-			break;
-		}
-		case OPT_SCREEN:
-			if (!screens_given)
-				config.nscreens = 0;
-			screens_given = true;
-			if (config.nscreens == DMAB_MAX_SCREENS ||
-					!parse_screen(optarg, &config.screens[config.nscreens])) {
-				fprintf(stderr, "dmabridged: --screen NAME=WxH[@HZ], at most %d: %s\n",
-					DMAB_MAX_SCREENS, optarg);
-				return 2;
-			}
-			config.nscreens++;
-			break;
-		case 'l':
-			if (dmab_log_level_parse(optarg, &config.log_level)) {
-				fprintf(stderr, "dmabridged: unknown log level %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			config.log_level = DMAB_LOG_DEBUG;
-			break;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "dmabridged: unexpected argument %s\n", argv[optind]);
-		return 2;
-	}
+	dmab_config_apply_cli(&config, &cli);
 
 	dmab_log_init(config.log_level, NULL);
 	/* A guest or client going away mid-write must not kill us. */
@@ -178,7 +179,7 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	struct dmab_server *server;
-	int ret = dmab_server_create(loop, &config, config_path, &server);
+	int ret = dmab_server_create(loop, &config, config_path, &cli, &server);
 	if (ret) {
 		wl_event_loop_destroy(loop);
 		return 1;

@@ -166,7 +166,8 @@ static int open_output(struct dmab_server *server)
 }
 
 int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *config,
-		const char *config_path, struct dmab_server **out)
+		const char *config_path, const struct dmab_config_cli *cli,
+		struct dmab_server **out)
 {
 	struct dmab_server *server = calloc(1, sizeof(*server));
 	if (!server)
@@ -174,6 +175,8 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	server->loop = loop;
 	server->config = *config;
 	server->config_path = config_path;
+	if (cli)
+		server->cli = *cli;
 	server->started_ns = dmab_now_ns();
 	wl_list_init(&server->frontends);
 	wl_list_init(&server->releases);
@@ -270,6 +273,7 @@ int dmab_server_reload(struct dmab_server *server)
 		dmab_log(DMAB_LOG_ERROR, "reload: %s; keeping the running configuration", err);
 		return ret;
 	}
+	dmab_config_apply_cli(&next, &server->cli);
 	if (next.hv != server->config.hv || strcmp(next.sim_socket, server->config.sim_socket) ||
 			strcmp(next.control_socket, server->config.control_socket) ||
 			next.nscreens != server->config.nscreens ||

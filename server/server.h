@@ -16,6 +16,7 @@ struct dmab_server {
 	struct wl_event_loop *loop;
 	struct dmab_config config;
 	const char *config_path;        /* NULL without a file */
+	struct dmab_config_cli cli;     /* what the command line set */
 	struct dmab_hv *hv;
 	struct wl_event_source *hv_source;
 	struct dmab_hv_watch *root_watch;
@@ -30,9 +31,13 @@ struct dmab_server {
 	bool stopping;
 };
 
-/** Create the server on loop: hypervisor, output and control socket from config. */
+/**
+ * Create the server on loop: hypervisor, output and control socket from
+ * config, which came from config_path (may be NULL) with cli over it.
+ */
 int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *config,
-		const char *config_path, struct dmab_server **server);
+		const char *config_path, const struct dmab_config_cli *cli,
+		struct dmab_server **server);
 
 /**
  * Orderly shutdown: every guest device to Closing, every buffer released,

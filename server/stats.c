@@ -15,8 +15,11 @@ void dmab_stats_frame(struct dmab_stats *stats, uint64_t requested_ns, uint64_t 
 			stats->nsamples++;
 	}
 
-	if (stats->window_start_ns == 0)
+	/* A window counts the frames after the one that opened it. */
+	if (stats->window_start_ns == 0) {
 		stats->window_start_ns = shown_ns;
+		return;
+	}
 	stats->window_frames++;
 	uint64_t span = shown_ns - stats->window_start_ns;
 	if (span >= 1000000000u) {

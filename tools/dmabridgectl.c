@@ -108,6 +108,12 @@ static json_object *call(int sock, json_object *req, int fd)
 		if (nl) {
 			*nl = '\0';
 			json_object *r = json_tokener_parse(buf);
+			if (!r || !json_object_is_type(r, json_type_object)) {
+				fprintf(stderr, "dmabridgectl: dmabridged's answer is not JSON: %.80s\n", buf);
+				if (r)
+					json_object_put(r);
+				r = NULL;
+			}
 			free(buf);
 			return r;
 		}
@@ -280,11 +286,10 @@ static int cmd_screenshot(int sock, int argc, char **argv)
 		const char *target = argv[0];
 		if (!strncmp(target, "screen:", 7))
 			json_object_object_add(req, "screen", json_object_new_string(target + 7));
-		else if (strchr(target, '/') || !strncmp(target, "connector:", 10))
-			json_object_object_add(req, "connector", json_object_new_string(
-				!strncmp(target, "connector:", 10) ? target + 10 : target));
-		else
-			json_object_object_add(req, "screen", json_object_new_string(target));
+		else if (!strncmp(target, "connector:", 10))
+			json_object_object_add(req, "connector", json_object_new_string(target + 10));
+		else /* a screen name, else a connector: dmabridged knows */
+			json_object_object_add(req, "target", json_object_new_string(target));
 	}
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
