@@ -54,6 +54,7 @@ struct evil_good_shared {
 	atomic_int stop;
 	atomic_int error;               /* the step that failed, 0 if none */
 	atomic_uint max_wait_ms;        /* longest wait for a flip event */
+	atomic_uint hostile_domid;      /* the last hostile guest's, from evil_connect() */
 };
 
 static struct dmab_client_buffer *good_flipped;
@@ -328,6 +329,7 @@ int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *d
 	int64_t frames0 = evil_good_frames(env);
 	uint64_t t0 = evil_now_ms();
 
+	atomic_store(&env->good->hostile_domid, 0);
 	pid_t pid = run_child(fn, env, data);
 	int status = wait_child(pid, timeout_ms);
 	fails += EVIL_CHECK(status == want_status, "%s: the hostile guest ended with %d, "
@@ -352,6 +354,14 @@ int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *d
 	fails += EVIL_CHECK(wait_fds(&env->server, env->baseline_fds, 5000, &fds),
 		"%s: dmabridged holds %d descriptors, %d before the hostile guest", name, fds,
 		env->baseline_fds);
+
+	/* Whatever it did, its going is logged, and its warnings are rate-limited. */
+	unsigned int dom = atomic_load(&env->good->hostile_domid);
+	if (dom) {
+		fails += EVIL_CHECK(evil_log_count(&env->server, "dom%u/vdispl0: device removed",
+			dom) == 1, "%s: the log does not say dom%u went", name, dom);
+		fails += evil_log_rate_limited(&env->server, dom, evil_now_ms() - t0);
+	}
 
 	int64_t frames1 = evil_good_frames(env);
 	uint64_t elapsed = evil_now_ms() - t0;
@@ -412,6 +422,8 @@ int evil_connect(struct evil_env *env, bool be_alloc, unsigned int nconns,
 	int ret = dmab_client_connect(&options, client);
 	if (ret)
 		fprintf(stderr, "hostile guest: cannot connect: %s\n", strerror(-ret));
+	else
+		atomic_store(&env->good->hostile_domid, dmab_client_domid(*client));
 	return ret;
 }
 
@@ -627,24 +639,35 @@ int evil_log_count(struct dmab_test_server *s, const char *fmt, ...)
 	return dmab_ts_log_count(s, needle);
 }
 
-int evil_log_bounded(struct dmab_test_server *s, unsigned int domid, uint64_t elapsed_ms)
+/* Warnings naming guest domid in the log. */
+static int warnings(struct dmab_test_server *s, unsigned int domid)
 {
 	char name[32];
 	snprintf(name, sizeof(name), "dom%u/vdispl", domid);
 	FILE *f = fopen(s->log, "r");
 	if (!f)
-		return EVIL_CHECK(false, "cannot read the log");
+		return -1;
 	char line[2048];
 	int n = 0;
 	while (fgets(line, sizeof(line), f))
 		n += strstr(line, " warn ") && strstr(line, name);
 	fclose(f);
+	return n;
+}
+
+int evil_log_rate_limited(struct dmab_test_server *s, unsigned int domid, uint64_t elapsed_ms)
+{
+	int n = warnings(s, domid);
 	/* server/frontend.c: a burst of 20 per 5 s window; a few once per connection. */
 	int bound = (int)(20 * (elapsed_ms / 5000 + 1) + 5);
-	int fails = EVIL_CHECK(n >= 1, "no warning in the log names %s", name);
-	fails += EVIL_CHECK(n <= bound, "%d warnings name %s in %llu ms: not rate-limited "
-		"(at most %d)", n, name, (unsigned long long)elapsed_ms, bound);
-	return fails;
+	return EVIL_CHECK(n >= 0 && n <= bound, "%d warnings name dom%u in %llu ms: not "
+		"rate-limited (at most %d)", n, domid, (unsigned long long)elapsed_ms, bound);
+}
+
+int evil_log_bounded(struct dmab_test_server *s, unsigned int domid, uint64_t elapsed_ms)
+{
+	return EVIL_CHECK(warnings(s, domid) >= 1, "no warning in the log names dom%u", domid) +
+		evil_log_rate_limited(s, domid, elapsed_ms);
 }
 
 int64_t evil_stat(struct dmab_test_server *s, const char *conn, const char *key)

@@ -9,8 +9,9 @@
  * pages what no honest frontend would. After each hostile guest:
  * - it exited as expected (its own checks passed, or it was killed);
  * - dmabridged is alive and answers on its control socket;
- * - the hostile device is gone and the server holds exactly the
- *   descriptors it held before the hostile guest came (nothing leaked);
+ * - the hostile device is gone, the log says so naming it, its warnings
+ *   were rate-limited, and the server holds exactly the descriptors it
+ *   held before the hostile guest came (nothing leaked);
  * - the good guest's frames kept arriving, none waited long for its
  *   event, and a screenshot shows its current frame, pixel for pixel.
  * At the end dmabridged must stop cleanly: under ASan+UBSan any report or
@@ -175,10 +176,13 @@ int evil_log_count(struct dmab_test_server *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /**
- * The log names guest domid in rate-limited lines, and not more often than
- * the rate limit allows over elapsed_ms (20 lines per 5 s, plus a few that
- * are logged once per connection). Failures.
+ * The log's warnings name guest domid no more often than the rate limit
+ * allows over elapsed_ms (20 lines per 5 s, plus a few that are logged
+ * once per connection). Failures.
  */
+int evil_log_rate_limited(struct dmab_test_server *s, unsigned int domid, uint64_t elapsed_ms);
+
+/** evil_log_rate_limited(), and at least one warning names the guest. Failures. */
 int evil_log_bounded(struct dmab_test_server *s, unsigned int domid, uint64_t elapsed_ms);
 
 /** A number from connector conn's statistics ("frames", ...), -1 if absent. */
