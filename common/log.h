@@ -61,14 +61,16 @@ struct dmab_ratelimit {
  */
 bool dmab_ratelimit_allow(struct dmab_ratelimit *rl, uint32_t *suppressed);
 
+/* The first line after a quiet spell says how many were held back before it. */
 #define dmab_log_ratelimited(rl, level, fmt, ...) do { \
 	uint32_t _dmab_dropped; \
 	if (dmab_log_get_level() >= (level) && \
 			dmab_ratelimit_allow((rl), &_dmab_dropped)) { \
 		if (_dmab_dropped) \
-			_dmab_log(level, "[%s:%d] (%u similar lines suppressed)", \
-				__FILE__, __LINE__, _dmab_dropped); \
-		_dmab_log(level, "[%s:%d] " fmt, __FILE__, __LINE__, ##__VA_ARGS__); \
+			_dmab_log(level, "[%s:%d] " fmt " (after %u lines suppressed)", \
+				__FILE__, __LINE__, ##__VA_ARGS__, _dmab_dropped); \
+		else \
+			_dmab_log(level, "[%s:%d] " fmt, __FILE__, __LINE__, ##__VA_ARGS__); \
 	} \
 } while (0)
 

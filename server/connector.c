@@ -20,15 +20,6 @@
 /* Requests taken per wake-up before other guests get their turn. */
 #define REQUEST_BUDGET 64
 
-static void process(struct dmab_connector *conn);
-
-static void handle_more(void *data)
-{
-	struct dmab_connector *conn = data;
-	conn->more_idle = NULL;
-	process(conn);
-}
-
 void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op,
 		int32_t status, uint32_t edid_sz)
 {
@@ -80,7 +71,6 @@ static int set_config(struct dmab_connector *conn, const struct dmab_cmd_set_con
 			fb->cookie, fb->width, fb->height, fmt->name);
 		return -XEN_EINVAL;
 	}
-	dmab_fb_refresh(fb, &conn->stats);
 	struct dmab_rect dst = { sc->x, sc->y, sc->width, sc->height };
 	int ret = dmab_oview_show(conn->view, fb->ofb, &dst);
 	if (ret)
@@ -101,7 +91,6 @@ static int pg_flip(struct dmab_connector *conn, uint64_t cookie)
 		conn_log_rl(conn, DMAB_LOG_WARN, "PG_FLIP while the connector is off");
 		return -XEN_EINVAL;
 	}
-	dmab_fb_refresh(fb, &conn->stats);
 	int ret = dmab_oview_flip(conn->view, fb->ofb);
 	if (ret)
 		return dmab_xen_status(ret);
@@ -160,12 +149,13 @@ static void handle_request(struct dmab_connector *conn, const struct xendispl_re
 
 	conn->stats.requests++;
 	int status = dmab_request_decode(req, &ctx, &cmd, reason);
-	if (status) {
-		conn_log_rl(conn, DMAB_LOG_WARN, "%s refused: %s", dmab_op_name(cmd.op), reason);
-	} else if (!take_token(fe)) {
+	/* Every request costs a token, the malformed ones too. */
+	if (!take_token(fe)) {
 		conn_log_rl(conn, DMAB_LOG_WARN, "%s refused: more than %u requests a second",
 			dmab_op_name(cmd.op), cl->requests_per_second);
 		status = -XEN_EBUSY;
+	} else if (status) {
+		conn_log_rl(conn, DMAB_LOG_WARN, "%s refused: %s", dmab_op_name(cmd.op), reason);
 	} else {
 		switch (cmd.op) {
 		case XENDISPL_OP_DBUF_CREATE:
@@ -190,7 +180,7 @@ static void handle_request(struct dmab_connector *conn, const struct xendispl_re
 	dmab_connector_respond(conn, cmd.id, cmd.op, status, edid_sz);
 }
 
-static void process(struct dmab_connector *conn)
+void dmab_connector_process(struct dmab_connector *conn)
 {
 	struct dmab_frontend *fe = conn->fe;
 	for (int n = 0; n < REQUEST_BUDGET; n++) {
@@ -210,13 +200,14 @@ static void process(struct dmab_connector *conn)
 		handle_request(conn, &req);
 	}
 	/* More waiting: take it after everyone else had a turn. */
-	if (!conn->more_idle)
-		conn->more_idle = wl_event_loop_add_idle(fe->server->loop, handle_more, conn);
+	dmab_server_schedule(fe->server, &conn->busy_link, &conn->busy);
 }
 
 static void handle_req_event(void *data)
 {
-	process(data);
+	/* A turn comes in the next loop iteration, one per connector however many notifications. */
+	struct dmab_connector *conn = data;
+	dmab_server_schedule(conn->fe->server, &conn->busy_link, &conn->busy);
 }
 
 static void handle_evt_event(void *data)
@@ -316,8 +307,7 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		goto err;
 	*out = conn;
 	/* Requests sent before we bound the channel have no notification. */
-	if (!conn->more_idle)
-		conn->more_idle = wl_event_loop_add_idle(server->loop, handle_more, conn);
+	dmab_server_schedule(server, &conn->busy_link, &conn->busy);
 	return 0;
 err:
 	dmab_connector_destroy(conn);
@@ -330,8 +320,8 @@ void dmab_connector_destroy(struct dmab_connector *conn)
 		return;
 	struct dmab_hv *hv = conn->fe->server->hv;
 	dmab_oview_destroy(conn->view);
-	if (conn->more_idle)
-		wl_event_source_remove(conn->more_idle);
+	if (conn->busy)
+		wl_list_remove(&conn->busy_link);
 	dmab_hv_evtchn_close(conn->req_chn);
 	dmab_hv_evtchn_close(conn->evt_chn);
 	if (conn->req_page)

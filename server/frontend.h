@@ -82,7 +82,8 @@ struct dmab_connector {
 	struct dmab_fb *showing;        /* what SET_CONFIG enabled, NULL when off */
 	struct dmab_fb *flip_fb;        /* the flip waiting for the screen */
 	uint64_t flip_ns;               /* when it was asked for */
-	struct wl_event_source *more_idle;      /* requests left over from the last turn */
+	struct wl_list busy_link;       /* dmab_server.busy, while busy */
+	bool busy;                      /* requests wait for a turn */
 	struct dmab_stats stats;
 };
 
@@ -149,6 +150,9 @@ struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
 
 /* connector.c */
 
+/** One turn at the connector's requests (dmab_server_schedule() gives turns). */
+void dmab_connector_process(struct dmab_connector *conn);
+
 int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		const struct dmab_xs_connector_transport *transport,
 		struct dmab_connector **conn);
@@ -167,7 +171,7 @@ int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd)
 struct dmab_fb *dmab_fb_find(struct dmab_frontend *fe, uint64_t cookie);
 /** The display no longer reads ofb. */
 void dmab_fb_idle(struct dmab_fb *fb);
-/** Copy path: bring fb's shadow up to date with the guest's pages. */
+/** Copy path: bring fb's shadow up to date with the guest's pages (when the display latches it). */
 void dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats);
 /** Release every buffer and framebuffer (connectors are gone already). */
 void dmab_buffers_release_all(struct dmab_frontend *fe);

@@ -194,6 +194,7 @@ static int handle_vblank(void *data)
 	struct headless_view *hv = data;
 	hv->armed = false;
 	hv->last_vblank_ns = hv->next_vblank_ns;
+	dmab_output_view_latch(hv->view);
 	dmab_output_view_presented(hv->view, dmab_now_ns());
 	return 0;
 }

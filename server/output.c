@@ -290,6 +290,13 @@ int dmab_oview_flip(struct dmab_oview *view, struct dmab_ofb *fb)
 	return set_pending(view, fb, &dst, false);
 }
 
+void dmab_output_view_latch(struct dmab_oview *view)
+{
+	struct dmab_output *out = view->output;
+	if (view->has_pending && view->pending && out->listener.latch)
+		out->listener.latch(out->listener.data, view, view->pending);
+}
+
 void dmab_output_view_presented(struct dmab_oview *view, uint64_t when_ns)
 {
 	struct dmab_output *out = view->output;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "hv/sim/sim.h"
@@ -99,6 +100,45 @@ void dmab_server_release_forget(struct dmab_server *server, void *data)
 	}
 }
 
+void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy)
+{
+	if (*busy)
+		return;
+	*busy = true;
+	bool was_empty = wl_list_empty(&server->busy);
+	wl_list_insert(server->busy.prev, busy_link);
+	uint64_t one = 1;
+	if (was_empty && write(server->work_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule requests");
+}
+
+static int handle_work(int fd, uint32_t mask, void *data)
+{
+	struct dmab_server *server = data;
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return 0;
+	/* This round's connectors; a turn that leaves work queues for the next. */
+	struct wl_list round;
+	wl_list_init(&round);
+	wl_list_insert_list(&round, &server->busy);
+	wl_list_init(&server->busy);
+	while (!wl_list_empty(&round)) {
+		struct dmab_connector *conn = wl_container_of(round.next, conn, busy_link);
+		wl_list_remove(&conn->busy_link);
+		wl_list_init(&conn->busy_link);
+		conn->busy = false;
+		dmab_connector_process(conn);
+	}
+	return 0;
+}
+
+static void handle_latch(void *data, struct dmab_oview *view, struct dmab_ofb *ofb)
+{
+	struct dmab_connector *conn = view->user;
+	dmab_fb_refresh(ofb->user, &conn->stats);
+}
+
 static void handle_presented(void *data, struct dmab_oview *view, struct dmab_ofb *ofb,
 		uint64_t when_ns)
 {
@@ -153,6 +193,7 @@ static int open_output(struct dmab_server *server)
 	if (ret)
 		return ret;
 	struct dmab_output_listener listener = {
+		.latch = handle_latch,
 		.presented = handle_presented,
 		.fb_idle = handle_fb_idle,
 		.data = server,
@@ -180,11 +221,16 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	server->started_ns = dmab_now_ns();
 	wl_list_init(&server->frontends);
 	wl_list_init(&server->releases);
+	wl_list_init(&server->busy);
 	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	int ret = -ENOMEM;
 	server->release_timer = wl_event_loop_add_timer(loop, handle_release_timer, server);
-	if (server->placeholder_fd < 0 || !server->release_timer)
+	if (server->work_fd >= 0)
+		server->work_source = wl_event_loop_add_fd(loop, server->work_fd,
+			WL_EVENT_READABLE, handle_work, server);
+	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source)
 		goto err;
 	ret = open_hv(server);
 	if (ret) {
@@ -254,6 +300,10 @@ void dmab_server_destroy(struct dmab_server *server)
 	dmab_hv_destroy(server->hv);
 	if (server->release_timer)
 		wl_event_source_remove(server->release_timer);
+	if (server->work_source)
+		wl_event_source_remove(server->work_source);
+	if (server->work_fd >= 0)
+		close(server->work_fd);
 	if (server->placeholder_fd >= 0)
 		close(server->placeholder_fd);
 	free(server);

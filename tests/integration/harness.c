@@ -118,7 +118,11 @@ int dmab_ts_start(struct dmab_test_server *s, const char *config_text,
 
 bool dmab_ts_alive(const struct dmab_test_server *s)
 {
-	return s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0;
+	/* Look without reaping: dmab_ts_stop() wants the exit status. */
+	siginfo_t info = { 0 };
+	return s->pid > 0 &&
+		waitid(P_PID, (id_t)s->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		info.si_pid == 0;
 }
 
 static void remove_dir(const char *dir)
