@@ -47,23 +47,6 @@ uint64_t dmab_client_next_cookie(void)
 
 /* ---- XenStore ---- */
 
-static int read_node(void *data, const char *path, char *value, size_t len)
-{
-	struct dmab_client *c = data;
-	char *v;
-	int ret = dmab_hv_store_read(c->hv, DMAB_HV_NO_TX, path, &v);
-	if (ret)
-		return ret;
-	size_t n = strlen(v);
-	if (n >= len) {
-		free(v);
-		return -E2BIG;
-	}
-	memcpy(value, v, n + 1);
-	free(v);
-	return 0;
-}
-
 static int read_key(struct dmab_client *c, const char *dir, const char *key,
 		char *value, size_t len)
 {
@@ -71,7 +54,7 @@ static int read_key(struct dmab_client *c, const char *dir, const char *key,
 	int ret = dmab_xs_join(path, sizeof(path), dir, key);
 	if (ret)
 		return ret;
-	return read_node(c, path, value, len);
+	return dmab_hv_store_read_to(c->hv, path, value, len);
 }
 
 static int set_state(struct dmab_client *c, enum xenbus_state state)
@@ -682,7 +665,8 @@ static int read_device(struct dmab_client *c)
 		.max_width = MAX_RESOLUTION,
 		.max_height = MAX_RESOLUTION,
 	};
-	ret = dmab_xs_read_config(read_node, c, c->fe_dir, &limits, config, err, sizeof(err));
+	ret = dmab_xs_read_config(dmab_hv_store_read_to, c->hv, c->fe_dir, &limits, config, err,
+		sizeof(err));
 	if (ret) {
 		dmab_log(DMAB_LOG_ERROR, "vdispl %u: bad configuration: %s", c->devid, err);
 		goto out;

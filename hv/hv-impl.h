@@ -48,6 +48,8 @@ struct dmab_hv_impl {
 	int (*dmabuf_imp_release)(struct dmab_hv *hv, int fd);
 };
 
+struct dmab_hv_queued;
+
 struct dmab_hv {
 	const struct dmab_hv_impl *impl;
 	enum dmab_hv_role role;
@@ -60,6 +62,9 @@ struct dmab_hv {
 
 	struct dmab_hv_evtchn **chans;
 	size_t nchans, chans_cap;
+
+	struct dmab_hv_queued *queued;  /* watch events waiting for dispatch */
+	size_t nqueued, queued_cap;
 };
 
 /** Set up the generic part; the implementation sets hv->fd. */
@@ -74,5 +79,15 @@ void dmab_hv_deliver_watch(struct dmab_hv *hv, const char *path, const char *tok
 
 /** From dispatch: the local port was notified. Unknown ports are ignored. */
 void dmab_hv_deliver_event(struct dmab_hv *hv, evtchn_port_t port);
+
+/**
+ * Keep a watch event (copied) for dmab_hv_deliver_queued(), for events that
+ * arrive where no callback may run (inside another call). The
+ * implementation makes its fd readable. Removing the watch drops them.
+ */
+int dmab_hv_queue_watch(struct dmab_hv *hv, const char *path, const char *token);
+
+/** From dispatch: deliver the queued events, and those queued meanwhile. */
+void dmab_hv_deliver_queued(struct dmab_hv *hv);
 
 #endif

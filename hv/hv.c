@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "hv/hv-impl.h"
 
 struct dmab_hv_watch {
@@ -23,17 +24,17 @@ struct dmab_hv_evtchn {
 	void *data;
 };
 
+struct dmab_hv_queued {
+	char *path;
+	char *token;
+};
+
 /* Append to a growable array of pointers. */
 static int push(void ***array, size_t *n, size_t *cap, void *item)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		void **grown = realloc(*array, ncap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		*array = grown;
-		*cap = ncap;
-	}
+	int ret = dmab_array_reserve((void **)array, cap, *n, sizeof(**array));
+	if (ret)
+		return ret;
 	(*array)[(*n)++] = item;
 	return 0;
 }
@@ -66,8 +67,53 @@ void dmab_hv_finish(struct dmab_hv *hv)
 		dmab_hv_evtchn_close(hv->chans[0]);
 	free(hv->watches);
 	free(hv->chans);
+	free(hv->queued);
 	hv->watches = NULL;
 	hv->chans = NULL;
+	hv->queued = NULL;
+}
+
+int dmab_hv_queue_watch(struct dmab_hv *hv, const char *path, const char *token)
+{
+	int ret = dmab_array_reserve((void **)&hv->queued, &hv->queued_cap, hv->nqueued,
+		sizeof(*hv->queued));
+	if (ret)
+		return ret;
+	struct dmab_hv_queued q = { strdup(path), strdup(token) };
+	if (!q.path || !q.token) {
+		free(q.path);
+		free(q.token);
+		return -ENOMEM;
+	}
+	hv->queued[hv->nqueued++] = q;
+	return 0;
+}
+
+void dmab_hv_deliver_queued(struct dmab_hv *hv)
+{
+	/* One at a time from the front: callbacks may queue more, or unwatch. */
+	while (hv->nqueued) {
+		struct dmab_hv_queued q = hv->queued[0];
+		memmove(&hv->queued[0], &hv->queued[1], (hv->nqueued - 1) * sizeof(q));
+		hv->nqueued--;
+		dmab_hv_deliver_watch(hv, q.path, q.token);
+		free(q.path);
+		free(q.token);
+	}
+}
+
+static void drop_queued(struct dmab_hv *hv, const char *token)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < hv->nqueued; i++) {
+		if (strcmp(hv->queued[i].token, token) == 0) {
+			free(hv->queued[i].path);
+			free(hv->queued[i].token);
+		} else {
+			hv->queued[kept++] = hv->queued[i];
+		}
+	}
+	hv->nqueued = kept;
 }
 
 void dmab_hv_destroy(struct dmab_hv *hv)
@@ -124,6 +170,22 @@ int dmab_hv_store_printf(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path,
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -ENAMETOOLONG;
 	return hv->impl->store_write(hv, tx, path, buf);
+}
+
+int dmab_hv_store_read_to(void *hv, const char *path, char *value, size_t len)
+{
+	char *v;
+	int ret = dmab_hv_store_read(hv, DMAB_HV_NO_TX, path, &v);
+	if (ret)
+		return ret;
+	size_t n = strlen(v);
+	if (n >= len) {
+		free(v);
+		return -E2BIG;
+	}
+	memcpy(value, v, n + 1);
+	free(v);
+	return 0;
 }
 
 int dmab_hv_store_remove(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path)
@@ -183,6 +245,8 @@ void dmab_hv_watch_remove(struct dmab_hv_watch *watch)
 		return;
 	struct dmab_hv *hv = watch->hv;
 	hv->impl->store_unwatch(hv, watch->path, watch->token);
+	/* No callback after removal: what waits in the queue goes too. */
+	drop_queued(hv, watch->token);
 	drop((void **)hv->watches, &hv->nwatches, watch);
 	free(watch->path);
 	free(watch);

@@ -69,6 +69,13 @@ int dmab_hv_store_read(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path,
 int dmab_hv_store_write(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path,
 		const char *value);
 
+/**
+ * Read a node into value (len octets, NUL-terminated), outside any
+ * transaction: -E2BIG if it does not fit. Its signature is protocol/'s
+ * dmab_xs_read_fn, with the struct dmab_hv as data.
+ */
+int dmab_hv_store_read_to(void *hv, const char *path, char *value, size_t len);
+
 /** Printf-style dmab_hv_store_write(). */
 int dmab_hv_store_printf(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -14,29 +14,12 @@
 #include "server/frontend.h"
 #include "server/server.h"
 
-static int read_cb(void *data, const char *path, char *value, size_t len)
-{
-	struct dmab_server *server = data;
-	char *v;
-	int ret = dmab_hv_store_read(server->hv, DMAB_HV_NO_TX, path, &v);
-	if (ret)
-		return ret;
-	size_t n = strlen(v);
-	if (n >= len) {
-		free(v);
-		return -E2BIG;
-	}
-	memcpy(value, v, n + 1);
-	free(v);
-	return 0;
-}
-
 static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
 		char *value, size_t len)
 {
 	char path[DMAB_XS_PATH_MAX];
 	int ret = dmab_xs_join(path, sizeof(path), dir, key);
-	return ret ? ret : read_cb(fe->server, path, value, len);
+	return ret ? ret : dmab_hv_store_read_to(fe->server->hv, path, value, len);
 }
 
 static int write_state(struct dmab_frontend *fe, enum xenbus_state state)
@@ -94,14 +77,14 @@ static int do_connect(struct dmab_frontend *fe)
 		.max_height = cl->max_height,
 	};
 	/* Read once, now: the guest can rewrite its directory any time. */
-	int ret = dmab_xs_read_config(read_cb, server, fe->fe_path, &limits, &fe->config,
+	int ret = dmab_xs_read_config(dmab_hv_store_read_to, server->hv, fe->fe_path, &limits, &fe->config,
 		err, sizeof(err));
 	if (ret) {
 		fe_log(fe, DMAB_LOG_WARN, "configuration refused: %s", err);
 		return ret;
 	}
 	struct dmab_xs_transport transport;
-	ret = dmab_xs_read_transport(read_cb, server, fe->fe_path, fe->config.connector_count,
+	ret = dmab_xs_read_transport(dmab_hv_store_read_to, server->hv, fe->fe_path, fe->config.connector_count,
 		&transport, err, sizeof(err));
 	if (ret) {
 		fe_log(fe, DMAB_LOG_WARN, "transport refused: %s", err);

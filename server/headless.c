@@ -12,11 +12,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
 #include <wayland-server-core.h>
 
 #include "common/log.h"
+#include "common/memory.h"
 #include "server/headless.h"
 
 struct headless_buffer {
@@ -43,34 +43,6 @@ static const struct dmab_output_impl headless_impl;
 static size_t page_round(size_t size)
 {
 	return (size + 4095) & ~(size_t)4095;
-}
-
-static int heap_alloc(size_t size)
-{
-	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
-	if (heap < 0)
-		return -errno;
-	struct dma_heap_allocation_data alloc = {
-		.len = size,
-		.fd_flags = O_RDWR | O_CLOEXEC,
-	};
-	int ret = ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0 ? -errno : (int)alloc.fd;
-	close(heap);
-	return ret;
-}
-
-static int sealed_memfd(size_t size)
-{
-	int fd = memfd_create("dmabridge-headless", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0 ||
-			fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 static int udmabuf_over(int memfd, size_t size)
@@ -100,10 +72,10 @@ static int headless_alloc(struct dmab_output *out, uint32_t width, uint32_t heig
 	size = page_round(size);
 
 	/* The best exportable memory this host has, in order. */
-	int map_fd = heap_alloc(size);
+	int map_fd = dmab_heap_alloc(size);
 	int fd = map_fd;
 	if (fd < 0) {
-		buf->memfd = sealed_memfd(size);
+		buf->memfd = dmab_sealed_memfd("dmabridge-headless", size);
 		if (buf->memfd < 0) {
 			int err = buf->memfd;
 			free(buf);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <wayland-server-core.h>
 
+#include "common/array.h"
 #include "common/log.h"
 #include "server/output.h"
 #include "server/pixels.h"
@@ -17,19 +18,6 @@ struct dmab_output_note {
 	struct dmab_ofb *fb;
 	uint64_t when_ns;
 };
-
-static int reserve(void **array, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	void *grown = realloc(*array, ncap * elem);
-	if (!grown)
-		return -ENOMEM;
-	*array = grown;
-	*cap = ncap;
-	return 0;
-}
 
 static void handle_notes(void *data)
 {
@@ -54,7 +42,7 @@ static void handle_notes(void *data)
 static void note(struct dmab_output *out, enum note_kind kind, struct dmab_oview *view,
 		struct dmab_ofb *fb, uint64_t when_ns)
 {
-	if (reserve((void **)&out->notes, &out->notes_cap, out->nnotes, sizeof(*out->notes))) {
+	if (dmab_array_reserve((void **)&out->notes, &out->notes_cap, out->nnotes, sizeof(*out->notes))) {
 		dmab_log(DMAB_LOG_ERROR, "output %s: out of memory for a notification", out->name);
 		return;
 	}
@@ -199,7 +187,7 @@ int dmab_oview_create(struct dmab_output *out, uint32_t width, uint32_t height,
 		uint32_t refresh_mhz, const struct dmab_placement *place, void *user,
 		struct dmab_oview **out_view)
 {
-	int ret = reserve((void **)&out->views, &out->views_cap, out->nviews, sizeof(*out->views));
+	int ret = dmab_array_reserve((void **)&out->views, &out->views_cap, out->nviews, sizeof(*out->views));
 	if (ret)
 		return ret;
 	struct dmab_oview *view = calloc(1, sizeof(*view));

@@ -7,29 +7,14 @@
 #include <unistd.h>
 #include <drm_fourcc.h>
 
+#include "common/pixman-format.h"
 #include "protocol/format.h"
 #include "server/pixels.h"
-
-pixman_format_code_t dmab_pixels_pixman_format(uint32_t fourcc)
-{
-	switch (fourcc) {
-	case DRM_FORMAT_XRGB8888: return PIXMAN_x8r8g8b8;
-	case DRM_FORMAT_ARGB8888: return PIXMAN_a8r8g8b8;
-	case DRM_FORMAT_RGB888: return PIXMAN_r8g8b8;
-	case DRM_FORMAT_RGB565: return PIXMAN_r5g6b5;
-	case DRM_FORMAT_XRGB4444: return PIXMAN_x4r4g4b4;
-	case DRM_FORMAT_ARGB4444: return PIXMAN_a4r4g4b4;
-	case DRM_FORMAT_XRGB1555: return PIXMAN_x1r5g5b5;
-	case DRM_FORMAT_ARGB1555: return PIXMAN_a1r5g5b5;
-	case DRM_FORMAT_YUYV: return PIXMAN_yuy2;
-	default: return 0;
-	}
-}
 
 pixman_image_t *dmab_pixels_to_argb(const void *data, uint32_t width, uint32_t height,
 		uint32_t stride, uint32_t fourcc)
 {
-	pixman_format_code_t format = dmab_pixels_pixman_format(fourcc);
+	pixman_format_code_t format = dmab_pixman_format(fourcc);
 	const struct dmab_format *fmt = dmab_format_lookup(fourcc);
 	if (!format || !fmt || width == 0 || height == 0)
 		return NULL;

@@ -6,9 +6,6 @@
 #include <stdint.h>
 #include <pixman.h>
 
-/** The pixman format of a DRM fourcc dmabridge takes, 0 if there is none. */
-pixman_format_code_t dmab_pixels_pixman_format(uint32_t fourcc);
-
 /**
  * An a8r8g8b8 copy of width x height pixels in fourcc at data, stride octets
  * apart (any alignment). NULL on failure. The caller unrefs it.

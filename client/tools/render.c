@@ -9,22 +9,7 @@
 #include <png.h>
 
 #include "client/tools/render.h"
-
-static pixman_format_code_t pixman_format(uint32_t fourcc)
-{
-	/* DRM formats are little-endian words, as pixman's on x86 and arm64. */
-	switch (fourcc) {
-	case DRM_FORMAT_XRGB8888: return PIXMAN_x8r8g8b8;
-	case DRM_FORMAT_ARGB8888: return PIXMAN_a8r8g8b8;
-	case DRM_FORMAT_RGB888: return PIXMAN_r8g8b8;
-	case DRM_FORMAT_RGB565: return PIXMAN_r5g6b5;
-	case DRM_FORMAT_XRGB4444: return PIXMAN_x4r4g4b4;
-	case DRM_FORMAT_ARGB4444: return PIXMAN_a4r4g4b4;
-	case DRM_FORMAT_XRGB1555: return PIXMAN_x1r5g5b5;
-	case DRM_FORMAT_ARGB1555: return PIXMAN_a1r5g5b5;
-	default: return 0;
-	}
-}
+#include "common/pixman-format.h"
 
 static uint8_t clamp8(int v)
 {
@@ -66,7 +51,7 @@ int dmab_render_convert(const uint32_t *src, uint32_t src_stride,
 		convert_yuyv(src, src_stride, width, height, dst, dst_stride);
 		return 0;
 	}
-	pixman_format_code_t format = pixman_format(fourcc);
+	pixman_format_code_t format = dmab_pixman_format(fourcc);
 	if (!format)
 		return -EINVAL;
 

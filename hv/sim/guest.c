@@ -6,7 +6,6 @@
  * delivered from dmab_hv_dispatch().
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,14 +13,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <linux/dma-heap.h>
 
+#include "common/array.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "hv/hv-impl.h"
 #include "hv/sim/sim.h"
 #include "hv/sim/wire.h"
@@ -49,11 +48,6 @@ struct guest_map {
 	uint32_t id;
 };
 
-struct queued_watch {
-	char *path;
-	char *token;
-};
-
 struct guest {
 	struct dmab_hv base;
 	int sock;
@@ -62,8 +56,6 @@ struct guest {
 	uint32_t max_message;
 	bool dead;
 
-	struct queued_watch *queue;
-	size_t queue_len, queue_cap;
 
 	struct guest_port *ports;
 	size_t nports, ports_cap;
@@ -80,37 +72,12 @@ static struct guest *guest_of(struct dmab_hv *hv)
 	return (struct guest *)hv;
 }
 
-/* Grow an array of elements of size elem to hold one more. */
-static int reserve(void **array, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	void *grown = realloc(*array, ncap * elem);
-	if (!grown)
-		return -ENOMEM;
-	*array = grown;
-	*cap = ncap;
-	return 0;
-}
-
 static void queue_watch(struct guest *g, const struct dmab_sim_msg *msg)
 {
 	const char *path = dmab_sim_string(msg->payload, msg->hdr.len, 0);
 	const char *token = dmab_sim_string(msg->payload, msg->hdr.len, 1);
-	if (!path || !token)
+	if (!path || !token || dmab_hv_queue_watch(&g->base, path, token))
 		return;
-	if (reserve((void **)&g->queue, &g->queue_cap, g->queue_len, sizeof(*g->queue)))
-		return;
-	struct queued_watch *q = &g->queue[g->queue_len];
-	q->path = strdup(path);
-	q->token = strdup(token);
-	if (!q->path || !q->token) {
-		free(q->path);
-		free(q->token);
-		return;
-	}
-	g->queue_len++;
 	uint64_t one = 1;
 	if (write(g->pending_fd, &one, sizeof(one)) < 0)
 		dmab_log_errno(DMAB_LOG_ERROR, -errno, "sim guest: cannot signal a queued watch");
@@ -327,20 +294,7 @@ static int guest_watch(struct dmab_hv *hv, const char *path, const char *token)
 static int guest_unwatch(struct dmab_hv *hv, const char *path, const char *token)
 {
 	struct guest *g = guest_of(hv);
-	int ret = watch_call(g, DMAB_SIM_STORE_UNWATCH, path, token);
-	/* Drop what was queued for it: no callback after removal. */
-	for (size_t i = 0; i < g->queue_len; ) {
-		if (strcmp(g->queue[i].token, token) == 0) {
-			free(g->queue[i].path);
-			free(g->queue[i].token);
-			memmove(&g->queue[i], &g->queue[i + 1],
-				(g->queue_len - i - 1) * sizeof(*g->queue));
-			g->queue_len--;
-		} else {
-			i++;
-		}
-	}
-	return ret;
+	return watch_call(g, DMAB_SIM_STORE_UNWATCH, path, token);
 }
 
 static bool guest_domain_alive(struct dmab_hv *hv, domid_t domid)
@@ -361,7 +315,7 @@ static int guest_evtchn_alloc(struct dmab_hv *hv, domid_t remote, evtchn_port_t 
 	struct guest *g = guest_of(hv);
 	struct dmab_sim_id_msg m = { .id = remote };
 	struct dmab_sim_msg reply;
-	int ret = reserve((void **)&g->ports, &g->ports_cap, g->nports, sizeof(*g->ports));
+	int ret = dmab_array_reserve((void **)&g->ports, &g->ports_cap, g->nports, sizeof(*g->ports));
 	if (ret)
 		return ret;
 	ret = call(g, DMAB_SIM_EVTCHN_ALLOC, &m, sizeof(m), NULL, 0, &reply);
@@ -431,7 +385,7 @@ static int guest_grant_map(struct dmab_hv *hv, domid_t domid, uint32_t count,
 	size_t len = sizeof(struct dmab_sim_map) + (size_t)count * sizeof(uint32_t);
 	if (len + sizeof(struct dmab_sim_hdr) > g->max_message)
 		return -E2BIG;
-	int ret = reserve((void **)&g->maps, &g->maps_cap, g->nmaps, sizeof(*g->maps));
+	int ret = dmab_array_reserve((void **)&g->maps, &g->maps_cap, g->nmaps, sizeof(*g->maps));
 	if (ret)
 		return ret;
 	struct dmab_sim_map *m = malloc(len);
@@ -510,36 +464,6 @@ static int guest_grant_unmap(struct dmab_hv *hv, void *addr, uint32_t count)
 	return -EINVAL;
 }
 
-/* Pages a display can scan out: the dma-buf system heap, where there is one. */
-static int heap_alloc(size_t size)
-{
-	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
-	if (heap < 0)
-		return -errno;
-	struct dma_heap_allocation_data alloc = {
-		.len = size,
-		.fd_flags = O_RDWR | O_CLOEXEC,
-	};
-	int ret = ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0 ? -errno : (int)alloc.fd;
-	close(heap);
-	return ret;
-}
-
-static int memfd_alloc(size_t size)
-{
-	int fd = memfd_create("dmabridge-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	/* Sealed against resizing: the host maps these pages. */
-	if (ftruncate(fd, (off_t)size) < 0 ||
-			fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static int guest_share_alloc(struct dmab_hv *hv, domid_t remote, uint32_t count,
 		uint32_t flags, grant_ref_t *refs, void **addr)
 {
@@ -548,15 +472,15 @@ static int guest_share_alloc(struct dmab_hv *hv, domid_t remote, uint32_t count,
 	if (sizeof(struct dmab_sim_refs) + (size_t)count * sizeof(uint32_t) +
 			sizeof(struct dmab_sim_hdr) > g->max_message)
 		return -E2BIG;
-	int ret = reserve((void **)&g->shares, &g->shares_cap, g->nshares, sizeof(*g->shares));
+	int ret = dmab_array_reserve((void **)&g->shares, &g->shares_cap, g->nshares, sizeof(*g->shares));
 	if (ret)
 		return ret;
 
 	enum dmab_sim_mem_kind kind = DMAB_SIM_MEM_DMABUF;
-	int fd = (flags & DMAB_HV_SHARE_SCANOUT) ? heap_alloc(size) : -ENOENT;
+	int fd = (flags & DMAB_HV_SHARE_SCANOUT) ? dmab_heap_alloc(size) : -ENOENT;
 	if (fd < 0) {
 		kind = DMAB_SIM_MEM_MEMFD;
-		fd = memfd_alloc(size);
+		fd = dmab_sealed_memfd("dmabridge-guest", size);
 		if (fd < 0)
 			return fd;
 	}
@@ -705,14 +629,7 @@ static int guest_dispatch(struct dmab_hv *hv)
 	uint64_t count;
 	if (read(g->pending_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return -errno;
-	while (g->queue_len) {
-		struct queued_watch q = g->queue[0];
-		memmove(&g->queue[0], &g->queue[1], (g->queue_len - 1) * sizeof(*g->queue));
-		g->queue_len--;
-		dmab_hv_deliver_watch(hv, q.path, q.token);
-		free(q.path);
-		free(q.token);
-	}
+	dmab_hv_deliver_queued(hv);
 	return g->dead ? -ENOTCONN : 0;
 }
 
@@ -727,11 +644,6 @@ static void guest_destroy(struct dmab_hv *hv)
 		munmap(g->shares[i].addr, (size_t)g->shares[i].count * DMAB_XEN_PAGE_SIZE);
 		free(g->shares[i].refs);
 	}
-	for (size_t i = 0; i < g->queue_len; i++) {
-		free(g->queue[i].path);
-		free(g->queue[i].token);
-	}
-	free(g->queue);
 	free(g->ports);
 	free(g->shares);
 	free(g->maps);

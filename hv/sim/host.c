@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <linux/udmabuf.h>
 
+#include "common/array.h"
 #include "common/log.h"
 #include "hv/hv-impl.h"
 #include "hv/sim/gnttab.h"
@@ -132,11 +133,6 @@ struct host_import {
 	grant_ref_t *refs;
 };
 
-struct queued_watch {
-	char *path;
-	char *token;
-};
-
 struct host {
 	struct dmab_hv base;
 	struct dmab_sim_limits limits;
@@ -162,8 +158,6 @@ struct host {
 	struct host_import *imports;
 	size_t nimports, imports_cap;
 
-	struct queued_watch *queue;
-	size_t queue_len, queue_cap;
 };
 
 static const struct dmab_hv_impl host_impl;
@@ -171,19 +165,6 @@ static const struct dmab_hv_impl host_impl;
 static struct host *host_of(struct dmab_hv *hv)
 {
 	return (struct host *)hv;
-}
-
-static int reserve(void **array, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	void *grown = realloc(*array, ncap * elem);
-	if (!grown)
-		return -ENOMEM;
-	*array = grown;
-	*cap = ncap;
-	return 0;
 }
 
 static uint32_t dom_limit(const struct host *h)
@@ -273,7 +254,7 @@ static int port_new(struct domain *d, domid_t remote, struct port **out)
 {
 	if (d->domid && d->nports >= d->host->limits.max_evtchns)
 		return -ENOSPC;
-	int ret = reserve((void **)&d->ports, &d->ports_cap, d->nports, sizeof(*d->ports));
+	int ret = dmab_array_reserve((void **)&d->ports, &d->ports_cap, d->nports, sizeof(*d->ports));
 	if (ret)
 		return ret;
 	struct port *p = calloc(1, sizeof(*p));
@@ -361,7 +342,7 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 	if (ret == 0)
 		return;
 	if (ret != -EAGAIN || c->queue_len >= MAX_QUEUED_MESSAGES ||
-			reserve((void **)&c->queue, &c->queue_cap, c->queue_len, sizeof(*c->queue))) {
+			dmab_array_reserve((void **)&c->queue, &c->queue_cap, c->queue_len, sizeof(*c->queue))) {
 		if (ret == -EAGAIN)
 			dmab_log(DMAB_LOG_WARN, "sim: domain %u does not read its socket; disconnecting",
 				c->dom ? c->dom->domid : 0);
@@ -414,17 +395,8 @@ static void handle_store_fire(void *user, void *connp, const char *path, const c
 		return;
 	}
 	/* Ours: delivered from dispatch, never from inside a store call. */
-	if (reserve((void **)&h->queue, &h->queue_cap, h->queue_len, sizeof(*h->queue)))
+	if (dmab_hv_queue_watch(&h->base, path, token))
 		return;
-	struct queued_watch *q = &h->queue[h->queue_len];
-	q->path = strdup(path);
-	q->token = strdup(token);
-	if (!q->path || !q->token) {
-		free(q->path);
-		free(q->token);
-		return;
-	}
-	h->queue_len++;
 	uint64_t one = 1;
 	if (write(h->pending_fd, &one, sizeof(one)) < 0)
 		dmab_log_errno(DMAB_LOG_ERROR, -errno, "sim: cannot signal a watch event");
@@ -819,7 +791,7 @@ static int handle_map(struct conn *c, const struct dmab_sim_msg *msg)
 	else if (reply_len + sizeof(struct dmab_sim_hdr) > h->limits.max_message)
 		ret = -E2BIG;
 	else
-		ret = reserve((void **)&d->maps, &d->maps_cap, d->nmaps, sizeof(*d->maps));
+		ret = dmab_array_reserve((void **)&d->maps, &d->maps_cap, d->nmaps, sizeof(*d->maps));
 	if (ret) {
 		reply(c, msg, ret, NULL, 0, NULL, 0);
 		return 0;
@@ -1180,7 +1152,7 @@ static void handle_listen(struct host *h)
 	}
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c || h->nconns >= h->limits.max_guests ||
-			reserve((void **)&h->conns, &h->conns_cap, h->nconns, sizeof(*h->conns))) {
+			dmab_array_reserve((void **)&h->conns, &h->conns_cap, h->nconns, sizeof(*h->conns))) {
 		dmab_log(DMAB_LOG_WARN, "sim: refusing a guest: %zu connected", h->nconns);
 		free(c);
 		close(fd);
@@ -1245,14 +1217,7 @@ static int host_dispatch(struct dmab_hv *hv)
 			uint64_t count;
 			if (read(h->pending_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				return -errno;
-			while (h->queue_len) {
-				struct queued_watch q = h->queue[0];
-				memmove(&h->queue[0], &h->queue[1], (h->queue_len - 1) * sizeof(*h->queue));
-				h->queue_len--;
-				dmab_hv_deliver_watch(hv, q.path, q.token);
-				free(q.path);
-				free(q.token);
-			}
+			dmab_hv_deliver_queued(hv);
 			break;
 		}
 		}
@@ -1302,21 +1267,7 @@ static int host_watch(struct dmab_hv *hv, const char *path, const char *token)
 
 static int host_unwatch(struct dmab_hv *hv, const char *path, const char *token)
 {
-	struct host *h = host_of(hv);
-	int ret = dmab_sim_store_unwatch(h->store, 0, NULL, path, token);
-	/* No callback after removal: drop what is queued for it. */
-	for (size_t i = 0; i < h->queue_len; ) {
-		if (strcmp(h->queue[i].token, token) == 0) {
-			free(h->queue[i].path);
-			free(h->queue[i].token);
-			memmove(&h->queue[i], &h->queue[i + 1],
-				(h->queue_len - i - 1) * sizeof(*h->queue));
-			h->queue_len--;
-		} else {
-			i++;
-		}
-	}
-	return ret;
+	return dmab_sim_store_unwatch(host_of(hv)->store, 0, NULL, path, token);
 }
 
 static bool host_domain_alive(struct dmab_hv *hv, domid_t domid)
@@ -1421,7 +1372,7 @@ static int host_grant_map(struct dmab_hv *hv, domid_t domid, uint32_t count,
 	int ret = check_refs(d, count, refs, writable);
 	if (ret)
 		return ret;
-	ret = reserve((void **)&h->maps, &h->maps_cap, h->nmaps, sizeof(*h->maps));
+	ret = dmab_array_reserve((void **)&h->maps, &h->maps_cap, h->nmaps, sizeof(*h->maps));
 	if (ret)
 		return ret;
 	grant_ref_t *kept = malloc((size_t)count * sizeof(*kept));
@@ -1538,7 +1489,7 @@ static int host_exp_from_refs(struct dmab_hv *hv, domid_t domid, uint32_t count,
 	int ret = check_refs(d, count, refs, true);
 	if (ret)
 		return ret;
-	ret = reserve((void **)&h->exports, &h->exports_cap, h->nexports, sizeof(*h->exports));
+	ret = dmab_array_reserve((void **)&h->exports, &h->exports_cap, h->nexports, sizeof(*h->exports));
 	if (ret)
 		return ret;
 
@@ -1601,7 +1552,7 @@ static int host_imp_to_refs(struct dmab_hv *hv, domid_t domid, int fd,
 	struct domain *self = h->domains[0];
 	if (!d || d->dying || domid == 0)
 		return -EINVAL;
-	int ret = reserve((void **)&h->imports, &h->imports_cap, h->nimports, sizeof(*h->imports));
+	int ret = dmab_array_reserve((void **)&h->imports, &h->imports_cap, h->nimports, sizeof(*h->imports));
 	if (ret)
 		return ret;
 	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -1680,12 +1631,7 @@ static void host_destroy(struct dmab_hv *hv)
 		if (h->domains[i])
 			domain_free(h->domains[i]);
 	}
-	for (size_t i = 0; i < h->queue_len; i++) {
-		free(h->queue[i].path);
-		free(h->queue[i].token);
-	}
 	dmab_sim_store_destroy(h->store);
-	free(h->queue);
 	free(h->maps);
 	free(h->exports);
 	free(h->imports);
