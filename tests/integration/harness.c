@@ -182,6 +182,24 @@ int dmab_ts_fd_count(const struct dmab_test_server *s)
 	return n;
 }
 
+int dmab_ts_shared_map_count(const struct dmab_test_server *s)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", s->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* address perms offset dev inode path: shared ones are 's' in perms */
+		char perms[8] = "";
+		if (sscanf(line, "%*s %7s", perms) == 1 && perms[3] == 's')
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 void dmab_ts_dump_log(const struct dmab_test_server *s)
 {
 	FILE *f = fopen(s->log, "r");

@@ -45,6 +45,13 @@ bool dmab_ts_alive(const struct dmab_test_server *s);
 /** Number of open fds of the server process, -1 on error. */
 int dmab_ts_fd_count(const struct dmab_test_server *s);
 
+/**
+ * Number of the server's memory mappings of files and shared memory (the
+ * lines of /proc/<pid>/maps naming a file, memfd or dma-buf: not the
+ * anonymous ones malloc makes and keeps as it likes), -1 on error.
+ */
+int dmab_ts_shared_map_count(const struct dmab_test_server *s);
+
 /** Print the server's log to stderr (for a failing test). */
 void dmab_ts_dump_log(const struct dmab_test_server *s);
 

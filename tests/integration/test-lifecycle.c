@@ -206,6 +206,11 @@ static void expect_gone(struct dmab_test_server *s, int baseline, const char *wh
 	if (fds != baseline)
 		fprintf(stderr, "%s: dmabridged has %d descriptors, %d before\n", what, fds, baseline);
 	CHECK(fds == baseline);
+	/* Rings, grants, shadows and host buffers are shared mappings: all gone. */
+	int maps = dmab_ts_shared_map_count(s);
+	if (maps != 0)
+		fprintf(stderr, "%s: dmabridged still has %d shared mappings\n", what, maps);
+	CHECK(maps == 0);
 	CHECK(dmab_ts_alive(s));
 }
 
