@@ -203,7 +203,7 @@ static int cmd_status(int sock)
 		for (size_t j = 0; conns && j < json_object_array_length(conns); j++) {
 			json_object *c = json_object_array_get_idx(conns, j), *place;
 			json_object_object_get_ex(c, "place", &place);
-			printf("  connector %" PRId64 " \"%s\" %" PRId64 "x%" PRId64 " %s on %s at "
+			printf("  connector %" PRId64 " \"%s\" %" PRId64 "x%" PRId64 ", %s, screen %s at "
 				"%" PRId64 ",%" PRId64 " z %" PRId64 "%s\n", num(c, "index"),
 				str(c, "unique_id"), num(c, "width"), num(c, "height"),
 				json_object_object_get_ex(c, "enabled", &v) && json_object_get_boolean(v) ?

@@ -273,7 +273,7 @@ static void test_status(uint64_t domid)
 	const char *want[] = {
 		"dmabridged ", "sim hypervisor", "screen main: 800x600 (headless)",
 		"screen side: 320x240 (headless)", dev,
-		"connector 0 \"ctl0\" 320x200 on on main at 40,30 z 4",
+		"connector 0 \"ctl0\" 320x200, on, screen main at 40,30 z 4",
 		"buffer 0x", import,
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -451,7 +451,7 @@ static void test_layout(uint64_t domid)
 	ctl(&c, "layout", "ctl0", "x");
 	expect(&c, 2, "not key=value", "layout x");
 	ctl(&c, "status");
-	CHECK(strstr(c.out, "on main at 40,30 z 4") != NULL);
+	CHECK(strstr(c.out, "on, screen main at 40,30 z 4") != NULL);
 }
 
 /* A fake dmabridged that answers one request with answer (NULL: hangs up). */
