@@ -152,6 +152,7 @@ static void dbuf_release(struct dmab_dbuf *dbuf)
 static void fb_free(struct dmab_fb *fb)
 {
 	struct dmab_frontend *fe = fb->fe;
+	wl_list_remove(&fb->populate_link);
 	/* Only ever called once no view shows it. */
 	if (dmab_ofb_destroy(fb->ofb))
 		fe_log(fe, DMAB_LOG_ERROR, "fb 0x%" PRIx64 " freed while on screen", fb->cookie);
@@ -379,7 +380,9 @@ static int fb_attach(struct dmab_connector *conn, const struct dmab_cmd_fb_attac
 	*fb = (struct dmab_fb){
 		.fe = fe, .cookie = c->fb_cookie, .dbuf = dbuf,
 		.width = c->width, .height = c->height, .fourcc = c->fourcc, .stride = stride,
+		.ready = true,
 	};
+	wl_list_init(&fb->populate_link);
 
 	struct dmab_obuf *on = dbuf->obuf;
 	uint32_t offset = dbuf->geom.data_ofs, on_stride = stride;
@@ -415,6 +418,11 @@ static int fb_attach(struct dmab_connector *conn, const struct dmab_cmd_fb_attac
 	wl_list_insert(fe->fbs.prev, &fb->link);
 	fe->nfbs++;
 	dbuf->nfbs++;
+	if (fb->shadow) {
+		fb->ready = false;
+		wl_list_insert(server->populating.prev, &fb->populate_link);
+		dmab_server_wake(server);
+	}
 	return 0;
 }
 
@@ -459,11 +467,55 @@ int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd)
 	return -XEN_EINVAL;
 }
 
-void dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats)
+/* The octets of the guest's mapping a framebuffer reads, from its first page. */
+static void source_span(const struct dmab_fb *fb, size_t *start, size_t *len)
+{
+	const struct dmab_format *fmt = dmab_format_lookup(fb->fourcc);
+	size_t first = fb->dbuf->geom.data_ofs & ~(size_t)(DMAB_XEN_PAGE_SIZE - 1);
+	size_t end = fb->dbuf->geom.data_ofs + (size_t)fb->stride * (fb->height - 1) +
+		dmab_row_bytes(fb->width, fmt->bpp);
+	*start = first;
+	*len = end - first;
+}
+
+bool dmab_buffers_populate(struct dmab_server *server, size_t budget)
+{
+	while (budget && !wl_list_empty(&server->populating)) {
+		struct dmab_fb *fb = wl_container_of(server->populating.next, fb, populate_link);
+		size_t src_start, src_len;
+		source_span(fb, &src_start, &src_len);
+		size_t dst_len = fb->shadow->size;
+		const volatile uint8_t *src = (const uint8_t *)fb->dbuf->map + src_start;
+		volatile uint8_t *dst = fb->shadow->cpu;
+
+		/* One touch a page: the guest's pages read, the shadow's written. */
+		while (budget && fb->populated < src_len + dst_len) {
+			size_t at = fb->populated;
+			if (at < src_len)
+				(void)src[at];
+			else
+				dst[at - src_len] = 0;
+			fb->populated = at + DMAB_XEN_PAGE_SIZE;
+			if (at < src_len && fb->populated > src_len)
+				fb->populated = src_len;
+			budget = budget > DMAB_XEN_PAGE_SIZE ? budget - DMAB_XEN_PAGE_SIZE : 0;
+		}
+		if (fb->populated < src_len + dst_len)
+			break;
+		fb->ready = true;
+		wl_list_remove(&fb->populate_link);
+		wl_list_init(&fb->populate_link);
+	}
+	return !wl_list_empty(&server->populating);
+}
+
+bool dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats)
 {
 	struct dmab_dbuf *dbuf = fb->dbuf;
 	if (dbuf->import != DMAB_IMPORT_COPY)
-		return;
+		return true;
+	if (!fb->ready)
+		return false;
 	const struct dmab_format *fmt = dmab_format_lookup(fb->fourcc);
 	size_t row = dmab_row_bytes(fb->width, fmt->bpp);
 	const uint8_t *src = (const uint8_t *)dbuf->map + dbuf->geom.data_ofs;
@@ -473,6 +525,7 @@ void dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats)
 	for (uint32_t y = 0; y < fb->height; y++)
 		memcpy(dst + (size_t)y * dst_stride, src + (size_t)y * fb->stride, row);
 	stats->bytes_copied += row * fb->height;
+	return true;
 }
 
 void dmab_buffers_forget_connector(struct dmab_frontend *fe, struct dmab_connector *conn)

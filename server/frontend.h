@@ -63,6 +63,14 @@ struct dmab_fb {
 	struct dmab_dbuf *dbuf;
 	uint32_t width, height, fourcc, stride;
 	struct dmab_obuf *shadow;       /* copy: what the display reads */
+	/*
+	 * copy: the shadow's and the guest's pages are faulted in ahead of the
+	 * first copy, a slice per loop iteration, so that no copy stalls the
+	 * loop; until then the display waits for this framebuffer.
+	 */
+	struct wl_list populate_link;   /* dmab_server.populating */
+	size_t populated;               /* rows done */
+	bool ready;
 	struct dmab_ofb *ofb;
 	bool detaching;
 	struct dmab_deferred detach_reply;
@@ -171,8 +179,14 @@ int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd)
 struct dmab_fb *dmab_fb_find(struct dmab_frontend *fe, uint64_t cookie);
 /** The display no longer reads ofb. */
 void dmab_fb_idle(struct dmab_fb *fb);
-/** Copy path: bring fb's shadow up to date with the guest's pages (when the display latches it). */
-void dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats);
+/**
+ * Copy path: bring fb's shadow up to date with the guest's pages (when the
+ * display latches it). false while its pages are not faulted in yet.
+ */
+bool dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats);
+
+/** Fault in about budget octets of framebuffers waiting for it; whether work remains. */
+bool dmab_buffers_populate(struct dmab_server *server, size_t budget);
 /** Release every buffer and framebuffer (connectors are gone already). */
 void dmab_buffers_release_all(struct dmab_frontend *fe);
 /** The frontend goes: buffers still being released answer nobody. */

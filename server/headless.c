@@ -161,12 +161,18 @@ static uint64_t period_ns(const struct dmab_oview *view)
 	return 1000000000000ull / view->refresh_mhz;
 }
 
+static int headless_view_commit(struct dmab_output *out, struct dmab_oview *view);
+
 static int handle_vblank(void *data)
 {
 	struct headless_view *hv = data;
 	hv->armed = false;
 	hv->last_vblank_ns = hv->next_vblank_ns;
-	dmab_output_view_latch(hv->view);
+	if (!dmab_output_view_latch(hv->view)) {
+		/* Not ready: the frame waits for the next refresh. */
+		headless_view_commit(hv->view->output, hv->view);
+		return 0;
+	}
 	dmab_output_view_presented(hv->view, dmab_now_ns());
 	return 0;
 }

@@ -278,11 +278,12 @@ int dmab_oview_flip(struct dmab_oview *view, struct dmab_ofb *fb)
 	return set_pending(view, fb, &dst, false);
 }
 
-void dmab_output_view_latch(struct dmab_oview *view)
+bool dmab_output_view_latch(struct dmab_oview *view)
 {
 	struct dmab_output *out = view->output;
 	if (view->has_pending && view->pending && out->listener.latch)
-		out->listener.latch(out->listener.data, view, view->pending);
+		return out->listener.latch(out->listener.data, view, view->pending);
+	return true;
 }
 
 void dmab_output_view_presented(struct dmab_oview *view, uint64_t when_ns)

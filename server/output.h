@@ -48,9 +48,10 @@ struct dmab_output_listener {
 	/*
 	 * fb is being taken to the display in view, now: bring what the
 	 * display reads up to date. Called from the implementation as it
-	 * latches the frame, once per refresh at most.
+	 * latches the frame, once per refresh at most. false: not ready yet,
+	 * present it at a later refresh.
 	 */
-	void (*latch)(void *data, struct dmab_oview *view, struct dmab_ofb *fb);
+	bool (*latch)(void *data, struct dmab_oview *view, struct dmab_ofb *fb);
 	/* fb became the frame on screen in view at when_ns (CLOCK_MONOTONIC). */
 	void (*presented)(void *data, struct dmab_oview *view, struct dmab_ofb *fb,
 			uint64_t when_ns);
@@ -197,8 +198,11 @@ int dmab_oview_show(struct dmab_oview *view, struct dmab_ofb *fb, const struct d
 /** Replace what the view shows with fb at the next refresh: PG_FLIP. */
 int dmab_oview_flip(struct dmab_oview *view, struct dmab_ofb *fb);
 
-/** For implementations: view's pending frame is being taken to the display. */
-void dmab_output_view_latch(struct dmab_oview *view);
+/**
+ * For implementations: view's pending frame is being taken to the display.
+ * false when it is not ready: keep it pending and try at the next refresh.
+ */
+bool dmab_output_view_latch(struct dmab_oview *view);
 
 /** For implementations: view's pending frame is on screen since when_ns. */
 void dmab_output_view_presented(struct dmab_oview *view, uint64_t when_ns);

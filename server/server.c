@@ -100,6 +100,16 @@ void dmab_server_release_forget(struct dmab_server *server, void *data)
 	}
 }
 
+/* Octets of framebuffers faulted in per loop iteration: a few milliseconds. */
+#define POPULATE_BUDGET (8u << 20)
+
+void dmab_server_wake(struct dmab_server *server)
+{
+	uint64_t one = 1;
+	if (write(server->work_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule work");
+}
+
 void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy)
 {
 	if (*busy)
@@ -107,9 +117,8 @@ void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link,
 	*busy = true;
 	bool was_empty = wl_list_empty(&server->busy);
 	wl_list_insert(server->busy.prev, busy_link);
-	uint64_t one = 1;
-	if (was_empty && write(server->work_fd, &one, sizeof(one)) < 0)
-		dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule requests");
+	if (was_empty)
+		dmab_server_wake(server);
 }
 
 static int handle_work(int fd, uint32_t mask, void *data)
@@ -130,13 +139,15 @@ static int handle_work(int fd, uint32_t mask, void *data)
 		conn->busy = false;
 		dmab_connector_process(conn);
 	}
+	if (dmab_buffers_populate(server, POPULATE_BUDGET))
+		dmab_server_wake(server);
 	return 0;
 }
 
-static void handle_latch(void *data, struct dmab_oview *view, struct dmab_ofb *ofb)
+static bool handle_latch(void *data, struct dmab_oview *view, struct dmab_ofb *ofb)
 {
 	struct dmab_connector *conn = view->user;
-	dmab_fb_refresh(ofb->user, &conn->stats);
+	return dmab_fb_refresh(ofb->user, &conn->stats);
 }
 
 static void handle_presented(void *data, struct dmab_oview *view, struct dmab_ofb *ofb,
@@ -222,6 +233,7 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	wl_list_init(&server->frontends);
 	wl_list_init(&server->releases);
 	wl_list_init(&server->busy);
+	wl_list_init(&server->populating);
 	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 

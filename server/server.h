@@ -29,7 +29,8 @@ struct dmab_server {
 	 * bounded turn per loop iteration, beside every other ready source.
 	 */
 	struct wl_list busy;            /* struct dmab_connector.busy_link */
-	int work_fd;                    /* eventfd: busy is not empty */
+	struct wl_list populating;      /* struct dmab_fb.populate_link: pages to fault in */
+	int work_fd;                    /* eventfd: busy or populating is not empty */
 	struct wl_event_source *work_source;
 	struct wl_event_source *release_timer;
 	int placeholder_fd;             /* /dev/null, to hold fd numbers */
@@ -55,6 +56,9 @@ void dmab_server_destroy(struct dmab_server *server);
 
 /** Give conn a turn at its requests in the next loop iteration. */
 void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy);
+
+/** There is work for the next loop iteration (populating framebuffers). */
+void dmab_server_wake(struct dmab_server *server);
 
 /** Re-read the configuration file: layout and limits apply at once. */
 int dmab_server_reload(struct dmab_server *server);
