@@ -91,15 +91,6 @@ void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domi
 		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
 }
 
-void dmab_server_release_forget(struct dmab_server *server, void *data)
-{
-	struct dmab_release *r;
-	wl_list_for_each(r, &server->releases, link) {
-		if (r->data == data)
-			r->done = NULL;
-	}
-}
-
 /* Octets of framebuffers faulted in per loop iteration: a few milliseconds. */
 #define POPULATE_BUDGET (8u << 20)
 

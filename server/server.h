@@ -73,7 +73,5 @@ int dmab_server_reload(struct dmab_server *server);
 void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domid,
 		void (*done)(void *data, int status), void *data);
 
-/** Cancel the done callback of pending releases with this data (the release goes on). */
-void dmab_server_release_forget(struct dmab_server *server, void *data);
 
 #endif

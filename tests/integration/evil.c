@@ -16,13 +16,6 @@
 #include "client/pgdir.h"
 #include "tests/integration/evil.h"
 
-uint64_t evil_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void evil_sleep_ms(uint32_t ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -67,10 +60,10 @@ static void handle_good_flip(void *data, unsigned int index, struct dmab_client_
 static int good_wait_flip(struct dmab_client *client, struct dmab_client_buffer *buffer,
 		uint32_t timeout_ms)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	good_flipped = NULL;
 	while (good_flipped != buffer) {
-		uint64_t now = evil_now_ms();
+		uint64_t now = dmab_ts_now_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p = { dmab_client_get_fd(client), POLLIN, 0 };
@@ -133,12 +126,12 @@ static int good_main(struct evil_env *env)
 		struct dmab_client_buffer *b = bufs[f % 2];
 		dmab_ts_fill(dmab_client_buffer_data(b), dmab_client_buffer_stride(b),
 			EVIL_GOOD_WIDTH, EVIL_GOOD_HEIGHT, f);
-		uint64_t t0 = evil_now_ms();
+		uint64_t t0 = dmab_ts_now_ms();
 		if (dmab_client_flip(client, 0, b))
 			return good_fail(sh, 4);
 		if (good_wait_flip(client, b, 3000))
 			return good_fail(sh, 5);
-		uint32_t waited = (uint32_t)(evil_now_ms() - t0);
+		uint32_t waited = (uint32_t)(dmab_ts_now_ms() - t0);
 		if (waited > atomic_load(&sh->max_wait_ms))
 			atomic_store(&sh->max_wait_ms, waited);
 		atomic_store(&sh->frame, f);
@@ -152,10 +145,10 @@ static int good_main(struct evil_env *env)
 /* Wait for a child: its exit status, 128 + signal, or -1 (killed after timeout_ms). */
 static int wait_child(pid_t pid, uint32_t timeout_ms)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	int status;
 	pid_t r;
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && evil_now_ms() < deadline)
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && dmab_ts_now_ms() < deadline)
 		evil_sleep_ms(5);
 	if (r != pid) {
 		fprintf(stderr, "guest %d did not finish in %u ms; killing it\n", pid, timeout_ms);
@@ -195,9 +188,9 @@ uint32_t evil_good_max_wait_ms(struct evil_env *env)
 
 static bool wait_flag(atomic_int *flag, int value, uint32_t timeout_ms)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	while (atomic_load(flag) != value) {
-		if (evil_now_ms() >= deadline)
+		if (dmab_ts_now_ms() >= deadline)
 			return false;
 		evil_sleep_ms(1);
 	}
@@ -271,9 +264,9 @@ int evil_env_start(struct evil_env *env, const char *config_extra)
 	memset(env->good, 0, sizeof(*env->good));
 	env->good_pid = run_child(good_child, env, NULL);
 
-	uint64_t deadline = evil_now_ms() + 10000;
+	uint64_t deadline = dmab_ts_now_ms() + 10000;
 	while (!atomic_load(&env->good->ready) || atomic_load(&env->good->frame) < 3) {
-		if (evil_now_ms() >= deadline || atomic_load(&env->good->error)) {
+		if (dmab_ts_now_ms() >= deadline || atomic_load(&env->good->error)) {
 			fprintf(stderr, "the good guest did not start flipping (error %d)\n",
 				atomic_load(&env->good->error));
 			kill(env->good_pid, SIGKILL);
@@ -293,11 +286,11 @@ int evil_env_start(struct evil_env *env, const char *config_extra)
 
 static bool wait_guests(struct dmab_test_server *s, int n, uint32_t timeout_ms)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
 		if (dmab_ts_guest_count(s) == n)
 			return true;
-		if (evil_now_ms() >= deadline)
+		if (dmab_ts_now_ms() >= deadline)
 			return false;
 		evil_sleep_ms(20);
 	}
@@ -305,7 +298,7 @@ static bool wait_guests(struct dmab_test_server *s, int n, uint32_t timeout_ms)
 
 static bool wait_fds(struct dmab_test_server *s, int n, uint32_t timeout_ms, int *last)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
 		/* Control connections of our own come and go: look twice. */
 		*last = dmab_ts_fd_count(s);
@@ -315,7 +308,7 @@ static bool wait_fds(struct dmab_test_server *s, int n, uint32_t timeout_ms, int
 			if (*last == n)
 				return true;
 		}
-		if (evil_now_ms() >= deadline)
+		if (dmab_ts_now_ms() >= deadline)
 			return false;
 		evil_sleep_ms(20);
 	}
@@ -327,7 +320,7 @@ int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *d
 	int fails = 0;
 	fprintf(stderr, "== %s\n", name);
 	int64_t frames0 = evil_good_frames(env);
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 
 	atomic_store(&env->good->hostile_domid, 0);
 	pid_t pid = run_child(fn, env, data);
@@ -360,11 +353,11 @@ int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *d
 	if (dom) {
 		fails += EVIL_CHECK(evil_log_count(&env->server, "dom%u/vdispl0: device removed",
 			dom) == 1, "%s: the log does not say dom%u went", name, dom);
-		fails += evil_log_rate_limited(&env->server, dom, evil_now_ms() - t0);
+		fails += evil_log_rate_limited(&env->server, dom, dmab_ts_now_ms() - t0);
 	}
 
 	int64_t frames1 = evil_good_frames(env);
-	uint64_t elapsed = evil_now_ms() - t0;
+	uint64_t elapsed = dmab_ts_now_ms() - t0;
 	/* 60 Hz; a third of it even on a slow (sanitizer) build under attack. */
 	int64_t want = (int64_t)(elapsed * 60 / 1000 / 3);
 	fails += EVIL_CHECK(frames0 >= 0 && frames1 - frames0 >= (want ? want : 1),
@@ -512,10 +505,10 @@ int evil_batch(struct dmab_client *client, unsigned int index, struct xendispl_r
 			return EVIL_CHECK(false, "cannot put request %u: %s", i, strerror(-ret));
 	}
 	dmab_frontend_notify(client, index);
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (unsigned int k = 0; k < n; k++) {
 		struct xendispl_resp r;
-		uint64_t now = evil_now_ms();
+		uint64_t now = dmab_ts_now_ms();
 		int ret = dmab_frontend_get_response(client, index, &r,
 			now < deadline ? (uint32_t)(deadline - now) : 0);
 		if (ret) {
@@ -616,14 +609,14 @@ int evil_guest_state(struct dmab_test_server *s, unsigned int domid, char *state
 
 bool evil_wait_dropped(struct dmab_test_server *s, unsigned int domid, uint32_t timeout_ms)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
 		char state[32] = "";
 		bool connected = true;
 		int ret = evil_guest_state(s, domid, state, sizeof(state), &connected);
 		if (ret == -ENOENT || (ret == 0 && !connected && strcmp(state, "Connected")))
 			return true;
-		if (evil_now_ms() >= deadline)
+		if (dmab_ts_now_ms() >= deadline)
 			return false;
 		evil_sleep_ms(10);
 	}

@@ -191,7 +191,6 @@ int64_t evil_stat(struct dmab_test_server *s, const char *conn, const char *key)
 /** The server's resident memory in KiB, -1 on error. */
 long evil_rss_kb(const struct dmab_test_server *s);
 
-uint64_t evil_now_ms(void);
 void evil_sleep_ms(uint32_t ms);
 
 /** Report a failed check on stderr and count it: fails += EVIL_CHECK(cond, fmt, ...). */

@@ -20,7 +20,7 @@
 /* Set while dmab_ts_shot_until() polls: only its last attempt reports. */
 static bool quiet;
 
-static uint64_t now_ms(void)
+uint64_t dmab_ts_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -100,8 +100,8 @@ int dmab_ts_start(struct dmab_test_server *s, const char *config_text,
 		_exit(127);
 	}
 
-	uint64_t deadline = now_ms() + 10000;
-	while (now_ms() < deadline) {
+	uint64_t deadline = dmab_ts_now_ms() + 10000;
+	while (dmab_ts_now_ms() < deadline) {
 		int fd = connect_control(s);
 		if (fd >= 0) {
 			close(fd);
@@ -147,9 +147,9 @@ int dmab_ts_stop(struct dmab_test_server *s)
 	int status = 0;
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
-		uint64_t deadline = now_ms() + 10000;
+		uint64_t deadline = dmab_ts_now_ms() + 10000;
 		pid_t r;
-		while ((r = waitpid(s->pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+		while ((r = waitpid(s->pid, &status, WNOHANG)) == 0 && dmab_ts_now_ms() < deadline)
 			sleep_ms(10);
 		if (r == 0) {
 			fprintf(stderr, "harness: dmabridged did not stop; killing it\n");
@@ -347,11 +347,11 @@ int dmab_ts_png_read(const char *path, uint8_t **rgba, uint32_t *width, uint32_t
 
 bool dmab_ts_wait(bool (*pred)(void *data), void *data, uint32_t timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
 		if (pred(data))
 			return true;
-		if (now_ms() >= deadline)
+		if (dmab_ts_now_ms() >= deadline)
 			return false;
 		sleep_ms(10);
 	}
@@ -406,9 +406,9 @@ pid_t dmab_ts_guest(int (*fn)(void *data), void *data)
 int dmab_ts_guest_wait(pid_t pid, uint32_t timeout_ms)
 {
 	int status;
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	pid_t r;
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && dmab_ts_now_ms() < deadline)
 		sleep_ms(10);
 	if (r == 0) {
 		fprintf(stderr, "harness: guest %d did not finish; killing it\n", pid);
@@ -653,9 +653,9 @@ uint64_t dmab_ts_shot_until(struct dmab_test_server *s, const char *target,
 		uint64_t (*check)(const uint8_t *rgba, uint32_t width, uint32_t height, void *data),
 		void *data, uint32_t timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
-		bool last = now_ms() >= deadline;
+		bool last = dmab_ts_now_ms() >= deadline;
 		uint8_t *rgba;
 		uint32_t w, h;
 		if (dmab_ts_screenshot(s, target, &rgba, &w, &h) == 0) {
@@ -676,10 +676,10 @@ uint64_t dmab_ts_shot_until(struct dmab_test_server *s, const char *target,
 
 int dmab_ts_fd_settle(const struct dmab_test_server *s, int expect, uint32_t timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
 		int n = dmab_ts_fd_count(s);
-		if (n == expect || n < 0 || now_ms() >= deadline)
+		if (n == expect || n < 0 || dmab_ts_now_ms() >= deadline)
 			return n;
 		sleep_ms(10);
 	}
@@ -711,14 +711,14 @@ json_object *dmab_ts_guest_status(struct dmab_test_server *s, unsigned int domid
 
 int dmab_ts_dispatch_until(struct dmab_client *client, const bool *flag, uint32_t timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	for (;;) {
 		int ret = dmab_client_dispatch(client);
 		if (ret)
 			return ret;
 		if (*flag)
 			return 0;
-		uint64_t now = now_ms();
+		uint64_t now = dmab_ts_now_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p = { dmab_client_get_fd(client), POLLIN, 0 };
@@ -773,7 +773,7 @@ static int read_full(int fd, void *buf, size_t len, uint64_t deadline)
 {
 	size_t got = 0;
 	while (got < len) {
-		uint64_t now = now_ms();
+		uint64_t now = dmab_ts_now_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p = { fd, POLLIN, 0 };
@@ -799,7 +799,7 @@ int dmab_ts_sync_reach(struct dmab_ts_sync *sync, uint32_t step, uint64_t value,
 	if (write(sync->up[1], &m, sizeof(m)) != (ssize_t)sizeof(m))
 		return -EPIPE;
 	uint32_t c;
-	int ret = read_full(sync->down[0], &c, sizeof(c), now_ms() + timeout_ms);
+	int ret = read_full(sync->down[0], &c, sizeof(c), dmab_ts_now_ms() + timeout_ms);
 	if (ret == 0 && cmd)
 		*cmd = c;
 	return ret;
@@ -811,7 +811,7 @@ bool dmab_ts_sync_poll(struct dmab_ts_sync *sync, uint32_t *cmd)
 	if (poll(&p, 1, 0) != 1)
 		return false;
 	uint32_t c;
-	if (read_full(sync->down[0], &c, sizeof(c), now_ms() + 1000))
+	if (read_full(sync->down[0], &c, sizeof(c), dmab_ts_now_ms() + 1000))
 		return false;
 	if (cmd)
 		*cmd = c;
@@ -822,7 +822,7 @@ int dmab_ts_sync_wait(struct dmab_ts_sync *sync, uint32_t *step, uint64_t *value
 		uint32_t timeout_ms)
 {
 	struct sync_msg m;
-	int ret = read_full(sync->up[0], &m, sizeof(m), now_ms() + timeout_ms);
+	int ret = read_full(sync->up[0], &m, sizeof(m), dmab_ts_now_ms() + timeout_ms);
 	if (ret)
 		return ret;
 	*step = m.step;

@@ -11,9 +11,31 @@
 #include <json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "dmabridge/client.h"
+
+/*
+ * Checks in a test file: CHECK counts a failure in the file's own
+ * `failures` and goes on; GUEST_CHECK, in a guest process, returns 1.
+ */
+#define CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+		failures++; \
+	} \
+} while (0)
+
+#define GUEST_CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "guest %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+		return 1; \
+	} \
+} while (0)
+
+/** CLOCK_MONOTONIC in milliseconds. */
+uint64_t dmab_ts_now_ms(void);
 
 struct dmab_test_server {
 	pid_t pid;

@@ -40,27 +40,6 @@
 
 static int failures;
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
-
-#define GUEST_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "guest %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		return 1; \
-	} \
-} while (0)
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- running dmabridgectl ---- */
 
 struct ctl {
@@ -79,8 +58,8 @@ static void drain(int out, int err, struct ctl *c, uint64_t deadline)
 	size_t caps[2] = { sizeof(c->out) - 1, sizeof(c->err) - 1 };
 	struct pollfd p[2] = { { out, POLLIN, 0 }, { err, POLLIN, 0 } };
 	int open_fds = 2;
-	while (open_fds && now_ms() < deadline) {
-		if (poll(p, 2, (int)(deadline - now_ms())) <= 0)
+	while (open_fds && dmab_ts_now_ms() < deadline) {
+		if (poll(p, 2, (int)(deadline - dmab_ts_now_ms())) <= 0)
 			continue;
 		for (int i = 0; i < 2; i++) {
 			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -140,13 +119,13 @@ static void run_env(struct ctl *c, const char *env, const char *const *args)
 	}
 	close(out[1]);
 	close(err[1]);
-	uint64_t deadline = now_ms() + CTL_MS;
+	uint64_t deadline = dmab_ts_now_ms() + CTL_MS;
 	drain(out[0], err[0], c, deadline);
 	close(out[0]);
 	close(err[0]);
 	int status;
 	pid_t r;
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && dmab_ts_now_ms() < deadline)
 		usleep(5000);
 	if (r == 0) {
 		fprintf(stderr, "dmabridgectl did not finish; killing it\n");

@@ -62,7 +62,7 @@ static int cookies(struct evil_env *env, void *data)
 	if (evil_connect(env, false, 1, &c))
 		return 100;
 	unsigned int dom = dmab_client_domid(c);
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	struct dmab_test_server *s = &env->server;
 	struct dmab_client_buffer *b;
 	if (dmab_client_buffer_create(c, W, H, DRM_FORMAT_XRGB8888, &b))
@@ -194,7 +194,7 @@ static int cookies(struct evil_env *env, void *data)
 	dmab_fe_req_dbuf_destroy(&r, dbuf);
 	fails += evil_expect(c, "DBUF_DESTROY of it", &r, 0);
 
-	fails += evil_log_bounded(s, dom, evil_now_ms() - t0);
+	fails += evil_log_bounded(s, dom, dmab_ts_now_ms() - t0);
 	/* The library still thinks it has b: leave without telling anyone. */
 	return fails;
 }

@@ -132,7 +132,7 @@ static int destroy(struct evil_env *env, void *data)
 	struct xendispl_req r, batch[4];
 	struct xendispl_resp resps[4];
 	struct buf b, b2;
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	int fails = 0;
 
 	/* Stop at the first failure: with the server dead, the rest only times out. */
@@ -240,7 +240,7 @@ static int destroy(struct evil_env *env, void *data)
 		fails += evil_expect(c, "DBUF_DESTROY", &r, 0);
 		fails += gone(c, &b, 2);
 	}
-	return fails + evil_log_bounded(s, dom, evil_now_ms() - t0);
+	return fails + evil_log_bounded(s, dom, dmab_ts_now_ms() - t0);
 }
 
 int main(void)

@@ -72,9 +72,9 @@ static uint32_t in_prod(const struct shown *s)
 
 static bool wait_events(const struct shown *s, uint32_t n, uint32_t timeout_ms)
 {
-	uint64_t deadline = evil_now_ms() + timeout_ms;
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
 	while (in_prod(s) < n) {
-		if (evil_now_ms() >= deadline)
+		if (dmab_ts_now_ms() >= deadline)
 			return false;
 		evil_sleep_ms(2);
 	}

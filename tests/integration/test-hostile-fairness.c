@@ -90,15 +90,15 @@ static int never_empty(struct evil_env *env, void *data)
 
 	int64_t frames0 = evil_good_frames(env);
 	uint32_t wait0 = evil_good_max_wait_ms(env);
-	uint64_t start = evil_now_ms(), worst = 0;
+	uint64_t start = dmab_ts_now_ms(), worst = 0;
 	RING_IDX rsp0 = f.sring->rsp_prod;
 	pthread_t thread;
 	if (pthread_create(&thread, NULL, feed, &f))
 		return 102;
-	while (evil_now_ms() < start + RUN_MS) {
-		uint64_t t = evil_now_ms();
+	while (dmab_ts_now_ms() < start + RUN_MS) {
+		uint64_t t = dmab_ts_now_ms();
 		json_object *st = dmab_ts_ctl(&env->server, "{\"cmd\":\"status\"}", -1);
-		uint64_t latency = evil_now_ms() - t;
+		uint64_t latency = dmab_ts_now_ms() - t;
 		if (st)
 			json_object_put(st);
 		if (latency > worst)
@@ -107,7 +107,7 @@ static int never_empty(struct evil_env *env, void *data)
 	}
 	atomic_store(&f.stop, 1);
 	pthread_join(thread, NULL);
-	uint64_t elapsed = evil_now_ms() - start;
+	uint64_t elapsed = dmab_ts_now_ms() - start;
 	int64_t frames = evil_good_frames(env) - frames0;
 	uint32_t wait = evil_good_max_wait_ms(env);
 	fprintf(stderr, "%u requests answered in %llu ms; the control socket took up to %llu ms; "
@@ -144,11 +144,11 @@ static int copies(struct evil_env *env, void *data)
 		return fails;
 
 	int64_t frames0 = evil_good_frames(env);
-	uint64_t start = evil_now_ms(), end = start + RUN_MS;
+	uint64_t start = dmab_ts_now_ms(), end = start + RUN_MS;
 	unsigned long sent = 0, answered = 0, busy = 0;
-	while (evil_now_ms() < end || answered < sent) {
+	while (dmab_ts_now_ms() < end || answered < sent) {
 		bool more = false;
-		while (evil_now_ms() < end && sent - answered < RING_SLOTS) {
+		while (dmab_ts_now_ms() < end && sent - answered < RING_SLOTS) {
 			dmab_fe_req_pg_flip(&r, fb);
 			r.id = (uint16_t)sent;
 			if (dmab_frontend_put(c, 0, &r, false))
@@ -167,7 +167,7 @@ static int copies(struct evil_env *env, void *data)
 		fails += EVIL_CHECK(resp.status == 0 || resp.status == -XEN_EBUSY,
 			"PG_FLIP answered %s", evil_status_name(resp.status));
 	}
-	uint64_t elapsed = evil_now_ms() - start;
+	uint64_t elapsed = dmab_ts_now_ms() - start;
 	int64_t frames = evil_good_frames(env) - frames0;
 	fprintf(stderr, "%lu flips of 61 MiB (%lu -XEN_EBUSY) in %llu ms; the good guest had "
 		"%lld frames, waited up to %u ms for one\n", sent, busy, (unsigned long long)elapsed,

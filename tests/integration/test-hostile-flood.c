@@ -46,12 +46,12 @@ static int flood(struct evil_env *env, struct dmab_client *c, const struct xendi
 		int32_t want, uint32_t ms, struct counts *n)
 {
 	struct dmab_test_server *s = &env->server;
-	uint64_t start = evil_now_ms(), end = start + ms;
+	uint64_t start = dmab_ts_now_ms(), end = start + ms;
 	bool mid_done = false;
 	memset(n, 0, sizeof(*n));
-	while (evil_now_ms() < end || n->answered < n->sent) {
+	while (dmab_ts_now_ms() < end || n->answered < n->sent) {
 		bool more = false;
-		while (evil_now_ms() < end && n->sent - n->answered < RING_SLOTS) {
+		while (dmab_ts_now_ms() < end && n->sent - n->answered < RING_SLOTS) {
 			struct xendispl_req r = *req;
 			r.id = (uint16_t)n->sent;
 			if (dmab_frontend_put(c, 0, &r, false))
@@ -73,7 +73,7 @@ static int flood(struct evil_env *env, struct dmab_client *c, const struct xendi
 			n->busy++;
 		else if (n->other++ == 0)
 			n->first_other = resp.status;
-		if (!mid_done && evil_now_ms() >= start + ms / 2) {
+		if (!mid_done && dmab_ts_now_ms() >= start + ms / 2) {
 			n->rss_mid = evil_rss_kb(s);
 			n->fds_mid = dmab_ts_fd_count(s);
 			mid_done = true;
@@ -89,7 +89,7 @@ static int good_kept_up(struct evil_env *env, int64_t frames0, uint64_t since_ms
 		const char *what)
 {
 	int64_t frames = evil_good_frames(env) - frames0;
-	uint64_t elapsed = evil_now_ms() - since_ms;
+	uint64_t elapsed = dmab_ts_now_ms() - since_ms;
 	int64_t want = (int64_t)(elapsed * 60 / 1000 / 2);
 	fprintf(stderr, "%s: the good guest had %lld frames in %llu ms, waited at most %u ms\n",
 		what, (long long)frames, (unsigned long long)elapsed, evil_good_max_wait_ms(env));
@@ -118,7 +118,7 @@ static int floods(struct evil_env *env, void *data)
 	if (evil_connect(env, false, 1, &c))
 		return 100;
 	unsigned int dom = dmab_client_domid(c);
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	struct dmab_client_buffer *b;
 	if (dmab_client_buffer_create(c, 64, 32, DRM_FORMAT_XRGB8888, &b) ||
 			dmab_client_set_config(c, 0, b, 0, 0))
@@ -131,10 +131,10 @@ static int floods(struct evil_env *env, void *data)
 	fprintf(stderr, "valid requests\n");
 	evil_sleep_ms(1100); /* a full bucket: RATE requests */
 	int64_t frames0 = evil_good_frames(env);
-	uint64_t since = evil_now_ms();
+	uint64_t since = dmab_ts_now_ms();
 	dmab_fe_req_set_config(&r, fb, 0, 0, 64, 32, 32);
 	fails += flood(env, c, &r, 0, FLOOD_MS, &n);
-	double secs = (double)(evil_now_ms() - since) / 1000;
+	double secs = (double)(dmab_ts_now_ms() - since) / 1000;
 	/*
 	 * The bucket is empty: even good requests wait (it refills one every
 	 * 10 ms, so one of a batch sent at once may get through)...
@@ -170,7 +170,7 @@ static int floods(struct evil_env *env, void *data)
 
 	fprintf(stderr, "unknown operations\n");
 	frames0 = evil_good_frames(env);
-	since = evil_now_ms();
+	since = dmab_ts_now_ms();
 	memset(&r, 0, sizeof(r));
 	r.operation = 0xee;
 	fails += flood(env, c, &r, -XEN_EOPNOTSUPP, FLOOD_MS / 2, &n);
@@ -179,9 +179,9 @@ static int floods(struct evil_env *env, void *data)
 
 	fprintf(stderr, "notifications\n");
 	frames0 = evil_good_frames(env);
-	since = evil_now_ms();
+	since = dmab_ts_now_ms();
 	unsigned long notified = 0;
-	while (evil_now_ms() < since + FLOOD_MS / 2) {
+	while (dmab_ts_now_ms() < since + FLOOD_MS / 2) {
 		for (int i = 0; i < 1000; i++)
 			fails += dmab_frontend_notify(c, 0) != 0;
 		notified += 1000;
@@ -192,7 +192,7 @@ static int floods(struct evil_env *env, void *data)
 	dmab_fe_req_pg_flip(&r, fb);
 	fails += evil_expect(c, "PG_FLIP after the storm", &r, 0);
 
-	fails += evil_log_bounded(&env->server, dom, evil_now_ms() - t0);
+	fails += evil_log_bounded(&env->server, dom, dmab_ts_now_ms() - t0);
 	return fails;
 }
 

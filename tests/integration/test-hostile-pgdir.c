@@ -147,7 +147,7 @@ static int chains(struct evil_env *env, void *data)
 	struct dmab_test_server *s = &env->server;
 	unsigned int dom = dmab_client_domid(c);
 	domid_t be = dmab_frontend_backend_domid(c);
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	struct xendispl_req r;
 	struct chain ch;
 	int fails = 0;
@@ -237,11 +237,11 @@ static int chains(struct evil_env *env, void *data)
 		return 105;
 	for (uint32_t i = 0; i < 70; i++)
 		chain_link(&ch, i, ch.refs[i < 69 ? i + 1 : 65]);
-	uint64_t t = evil_now_ms();
+	uint64_t t = dmab_ts_now_ms();
 	import_req(&r, evil_cookie(), 99 * PER_PAGE + 1, ch.refs[0]);
 	fails += evil_expect(c, "a loop through 5 of 70 pages, for 100 pages", &r, -XEN_EINVAL);
-	fails += EVIL_CHECK(evil_now_ms() - t < 2000, "the walk took %llu ms",
-		(unsigned long long)(evil_now_ms() - t));
+	fails += EVIL_CHECK(dmab_ts_now_ms() - t < 2000, "the walk took %llu ms",
+		(unsigned long long)(dmab_ts_now_ms() - t));
 	chain_free(c, &ch);
 
 	/* Directories the server may not map. */
@@ -294,7 +294,7 @@ static int chains(struct evil_env *env, void *data)
 	chain_free(c, &dir);
 
 	fails += EVIL_CHECK(evil_pages_free(c, &big) == 0, "the server still maps our pages");
-	fails += evil_log_bounded(s, dom, evil_now_ms() - t0);
+	fails += evil_log_bounded(s, dom, dmab_ts_now_ms() - t0);
 	return fails;
 }
 

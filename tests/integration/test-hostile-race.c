@@ -284,8 +284,8 @@ static int edid_phase(struct dmab_client *c, struct race *r, struct window *w,
 		struct tally *t)
 {
 	int fails = 0;
-	uint64_t end = evil_now_ms() + RUN_MS;
-	for (uint32_t k = 1; evil_now_ms() < end && fails < 5; k++) {
+	uint64_t end = dmab_ts_now_ms() + RUN_MS;
+	for (uint32_t k = 1; dmab_ts_now_ms() < end && fails < 5; k++) {
 		if (!w->open) {
 			t->windows++;
 			if ((fails += window_open(c, w)))
@@ -376,8 +376,8 @@ static int create_phase(struct evil_env *env, struct dmab_client *c, struct race
 	unsigned int dom = dmab_client_domid(c);
 	unsigned long listed = 0;
 	int fails = 0;
-	uint64_t end = evil_now_ms() + RUN_MS;
-	for (uint32_t k = 1; evil_now_ms() < end && fails < 5; k++) {
+	uint64_t end = dmab_ts_now_ms() + RUN_MS;
+	for (uint32_t k = 1; dmab_ts_now_ms() < end && fails < 5; k++) {
 		if (!w->open) {
 			/* What the last window created: the right buffers, then gone. */
 			fails += check_buffers(&env->server, c, dom, w->dbuf, &listed);
@@ -421,7 +421,7 @@ static int race(struct evil_env *env, void *data)
 	if (evil_connect(env, false, 1, &c))
 		return 100;
 	unsigned int dom = dmab_client_domid(c);
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	struct dmab_hv *hv = dmab_frontend_hv(c);
 	domid_t be = dmab_frontend_backend_domid(c);
 	struct race r = { .sring = dmab_frontend_sring(c, 0), .cookie_base = evil_cookie() << 8 };
@@ -490,7 +490,7 @@ static int race(struct evil_env *env, void *data)
 	fails += EVIL_CHECK(dmab_hv_share_free(hv, pages, 4) == 0 &&
 		dmab_hv_share_free(hv, r.dir, 2) == 0 && dmab_hv_share_free(hv, edid, 1) == 0,
 		"the server still maps pages of the race");
-	fails += evil_log_bounded(&env->server, dom, evil_now_ms() - t0);
+	fails += evil_log_bounded(&env->server, dom, dmab_ts_now_ms() - t0);
 	return fails;
 }
 

@@ -308,7 +308,7 @@ static int sizes(struct evil_env *env, void *data)
 	if (evil_connect(env, false, 1, &c))
 		return 100;
 	unsigned int dom = dmab_client_domid(c);
-	uint64_t t0 = evil_now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	int fails = EVIL_CHECK(dmab_client_protocol_version(c) == 2, "protocol %u",
 		dmab_client_protocol_version(c));
 	/* Real pages for every request: max-buffer-bytes of them. */
@@ -326,7 +326,7 @@ static int sizes(struct evil_env *env, void *data)
 	fails += operations(c);
 	/* Everything the server mapped of ours it has let go. */
 	fails += EVIL_CHECK(evil_pages_free(c, &p) == 0, "the server still maps the pages");
-	fails += evil_log_bounded(&env->server, dom, evil_now_ms() - t0);
+	fails += evil_log_bounded(&env->server, dom, dmab_ts_now_ms() - t0);
 	return fails;
 }
 

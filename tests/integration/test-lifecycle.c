@@ -33,27 +33,6 @@
 
 static int failures;
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
-
-#define GUEST_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "guest %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		return 1; \
-	} \
-} while (0)
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- guests ---- */
 
 struct guest {
@@ -303,8 +282,8 @@ static void test_killed(bool be_alloc)
 
 		char removed[64];
 		snprintf(removed, sizeof(removed), "dom%" PRIu64 "/vdispl0: device removed", domid);
-		uint64_t deadline = now_ms() + GONE_MS;
-		while (dmab_ts_log_count(&s, removed) < 1 && now_ms() < deadline)
+		uint64_t deadline = dmab_ts_now_ms() + GONE_MS;
+		while (dmab_ts_log_count(&s, removed) < 1 && dmab_ts_now_ms() < deadline)
 			usleep(10000);
 		if (dmab_ts_log_count(&s, removed) != 1)
 			fprintf(stderr, "the log does not say \"%s\" once\n", removed);
@@ -458,11 +437,11 @@ static int guest_until_server_goes(void *data)
 	GUEST_CHECK(dmab_client_dispatch(client) == -ENOTCONN);
 	struct dmab_client_buffer *b;
 	GUEST_CHECK(dmab_client_buffer_create(client, 64, 64, DRM_FORMAT_XRGB8888, &b) == -ENOTCONN);
-	uint64_t t0 = now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	dmab_client_destroy(client);
-	if (now_ms() - t0 > 3000)
-		fprintf(stderr, "guest: destroying took %" PRIu64 " ms\n", now_ms() - t0);
-	GUEST_CHECK(now_ms() - t0 <= 3000);
+	if (dmab_ts_now_ms() - t0 > 3000)
+		fprintf(stderr, "guest: destroying took %" PRIu64 " ms\n", dmab_ts_now_ms() - t0);
+	GUEST_CHECK(dmab_ts_now_ms() - t0 <= 3000);
 	return ret == -ENOTCONN ? GUEST_SAW_NOTCONN :
 		ret == -ETIMEDOUT ? GUEST_TIMED_OUT : GUEST_OTHER_ERROR;
 }
@@ -496,9 +475,9 @@ static void test_sigterm(void)
 		snprintf(w.connector, sizeof(w.connector), "%" PRIu64 "/0/0", domids[i]);
 		CHECK(dmab_ts_wait(has_frames, &w, STEP_MS));
 	}
-	uint64_t t0 = now_ms();
+	uint64_t t0 = dmab_ts_now_ms();
 	int status = dmab_ts_stop(&s);
-	uint64_t took = now_ms() - t0;
+	uint64_t took = dmab_ts_now_ms() - t0;
 	fprintf(stderr, "dmabridged stopped in %" PRIu64 " ms with %d\n", took, status);
 	CHECK(status == 0);
 	CHECK(took < 5000);

@@ -25,20 +25,6 @@
 
 static int failures;
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
-
-#define GUEST_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "guest %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		return 1; \
-	} \
-} while (0)
-
 static const char config[] =
 	"[screen.main]\nwidth = 640\nheight = 480\n"
 	"[connector.hup0]\nx = 0\ny = 0\n";
@@ -69,17 +55,10 @@ static int guest_main(void *data)
 	return 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool wait_log(struct dmab_test_server *s, const char *needle, int count)
 {
-	uint64_t deadline = now_ms() + 5000;
-	while (dmab_ts_log_count(s, needle) < count && now_ms() < deadline)
+	uint64_t deadline = dmab_ts_now_ms() + 5000;
+	while (dmab_ts_log_count(s, needle) < count && dmab_ts_now_ms() < deadline)
 		usleep(10000);
 	return dmab_ts_log_count(s, needle) >= count;
 }

@@ -31,20 +31,6 @@
 
 static int failures;
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
-
-#define GUEST_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "guest %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		return 1; \
-	} \
-} while (0)
-
 /* ---- the guest side ---- */
 
 struct guest {
