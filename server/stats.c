@@ -15,6 +15,7 @@ void dmab_stats_frame(struct dmab_stats *stats, uint64_t requested_ns, uint64_t 
 			stats->nsamples++;
 	}
 
+	stats->last_ns = shown_ns;
 	/* A window counts the frames after the one that opened it. */
 	if (stats->window_start_ns == 0) {
 		stats->window_start_ns = shown_ns;
@@ -34,6 +35,10 @@ double dmab_stats_fps(const struct dmab_stats *stats, uint64_t now_ns)
 	/* Two seconds without a frame: the rate is what it is now, zero. */
 	if (stats->window_start_ns == 0 || now_ns - stats->window_start_ns > 2000000000u)
 		return 0;
+	/* Before the first whole second: the rate so far. */
+	if (stats->fps == 0 && stats->window_frames && stats->last_ns > stats->window_start_ns)
+		return (double)stats->window_frames * 1e9 /
+			(double)(stats->last_ns - stats->window_start_ns);
 	return stats->fps;
 }
 

@@ -22,7 +22,8 @@ struct dmab_stats {
 	/* frames per second over the last whole second */
 	uint64_t window_start_ns;
 	uint64_t window_frames;
-	double fps;
+	uint64_t last_ns;               /* the last frame */
+	double fps;                     /* of the last whole window, 0 before one closed */
 };
 
 void dmab_stats_frame(struct dmab_stats *stats, uint64_t requested_ns, uint64_t shown_ns);

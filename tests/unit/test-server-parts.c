@@ -159,6 +159,12 @@ static void stats_fps(void **state)
 		dmab_stats_frame(&s, 0, t + (uint64_t)i * 1000000000ull / 60);
 	double fps = dmab_stats_fps(&s, t + 3000000000ull);
 	assert_true(fps > 59.99 && fps < 60.01);
+	/* Half a second in, the rate so far. */
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i <= 30; i++)
+		dmab_stats_frame(&s, 0, t + (uint64_t)i * 1000000000ull / 60);
+	fps = dmab_stats_fps(&s, t + 510000000ull);
+	assert_true(fps > 59.99 && fps < 60.01);
 	/* The first window is as exact as the later ones. */
 	memset(&s, 0, sizeof(s));
 	for (int i = 0; i <= 60; i++)
