@@ -345,6 +345,11 @@ int dmab_xs_backend_dir(char *buf, size_t len, domid_t be, domid_t fe,
 		(unsigned int)be, XENDISPL_DRIVER_NAME, (unsigned int)fe, devid);
 }
 
+int dmab_xs_domain_name(char *buf, size_t len, domid_t domid)
+{
+	return path_printf(buf, len, "/local/domain/%u/name", (unsigned int)domid);
+}
+
 int dmab_xs_frontend_dir(char *buf, size_t len, domid_t fe, uint32_t devid)
 {
 	return path_printf(buf, len, "/local/domain/%u/device/%s/%u",

@@ -73,6 +73,13 @@ int dmab_xs_backend_root(char *buf, size_t len, domid_t be);
 int dmab_xs_backend_dir(char *buf, size_t len, domid_t be, domid_t fe,
 		uint32_t devid);
 
+/**
+ * A domain's name as the toolstack gave it: /local/domain/<domid>/name
+ * (libxl writes it in the domain's directory, which the domain may read
+ * but not write).
+ */
+int dmab_xs_domain_name(char *buf, size_t len, domid_t domid);
+
 /** One frontend device: /local/domain/<fe>/device/vdispl/<devid>. */
 int dmab_xs_frontend_dir(char *buf, size_t len, domid_t fe, uint32_t devid);
 

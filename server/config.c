@@ -6,8 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "server/config.h"
+
+/* The longest section name inih keeps whole (it cuts at 49 octets). */
+#define INI_SECTION_MAX 48
+/* Xen's first reserved domain id (DOMID_FIRST_RESERVED). */
+#define DOMID_LIMIT 0x7ff0
 
 void dmab_config_defaults(struct dmab_config *config)
 {
@@ -165,8 +171,39 @@ static bool screen_key(struct dmab_screen *s, const char *name, const char *valu
 	return false;
 }
 
+/*
+ * 1 to max printable ASCII characters, what dmabridged keeps of unique-ids
+ * and domain names; labels (section names) without spaces.
+ */
+static bool valid_id(const char *value, size_t max, bool spaces)
+{
+	size_t n = 0;
+	for (const char *c = value; *c; c++, n++) {
+		if (*c < 0x20 || *c > 0x7e || (*c == ' ' && !spaces))
+			return false;
+	}
+	return n >= 1 && n <= max;
+}
+
+static bool copy_id(char *dst, size_t size, const char *value)
+{
+	return valid_id(value, size - 1, true) && copy_str(dst, size, value);
+}
+
 static bool place_key(struct dmab_config_place *p, const char *name, const char *value)
 {
+	if (!strcmp(name, "unique-id"))
+		return copy_id(p->unique_id, sizeof(p->unique_id), value);
+	if (!strcmp(name, "domain"))
+		return copy_id(p->domain, sizeof(p->domain), value);
+	if (!strcmp(name, "domid")) {
+		uint64_t v;
+		if (!parse_u64(value, DOMID_LIMIT - 1, &v))
+			return false;
+		p->has_domid = true;
+		p->domid = (uint16_t)v;
+		return true;
+	}
 	if (!strcmp(name, "screen"))
 		return copy_str(p->screen, sizeof(p->screen), value);
 	if (!strcmp(name, "x") || !strcmp(name, "y")) {
@@ -201,19 +238,28 @@ static struct dmab_screen *screen_named(struct parse *p, const char *name)
 	return s;
 }
 
-static struct dmab_config_place *place_for(struct dmab_config *c, const char *uid)
+static struct dmab_config_place *place_for(struct parse *p, const char *label)
 {
+	struct dmab_config *c = p->config;
 	for (unsigned int i = 0; i < c->nplaces; i++) {
-		if (!strcmp(c->places[i].unique_id, uid))
+		if (!strcmp(c->places[i].label, label))
 			return &c->places[i];
 	}
-	if (c->nplaces == DMAB_CONFIG_MAX_PLACES || !uid[0] ||
-			strlen(uid) >= sizeof(c->places[0].unique_id))
+	if (c->nplaces == DMAB_CONFIG_MAX_PLACES) {
+		snprintf(p->why, sizeof(p->why), "more than %d [connector.*] sections",
+			DMAB_CONFIG_MAX_PLACES);
 		return NULL;
-	struct dmab_config_place *p = &c->places[c->nplaces++];
-	*p = (struct dmab_config_place){ .visible = true };
-	snprintf(p->unique_id, sizeof(p->unique_id), "%s", uid);
-	return p;
+	}
+	if (!valid_id(label, DMAB_CONFIG_LABEL_MAX, false)) {
+		snprintf(p->why, sizeof(p->why), "[connector.%s]: a label is 1 to %d printable "
+			"characters (use unique-id = for a longer unique-id)", label,
+			DMAB_CONFIG_LABEL_MAX);
+		return NULL;
+	}
+	struct dmab_config_place *pl = &c->places[c->nplaces++];
+	*pl = (struct dmab_config_place){ .visible = true };
+	snprintf(pl->label, sizeof(pl->label), "%s", label);
+	return pl;
 }
 
 static int handle_ini(void *user, const char *section, const char *name,
@@ -223,6 +269,14 @@ static int handle_ini(void *user, const char *section, const char *name,
 	struct dmab_config *c = p->config;
 	bool ok = false;
 
+	if (strlen(section) >= INI_SECTION_MAX) {
+		/* inih may have cut it: it could name anything. */
+		if (!p->failed)
+			snprintf(p->why, sizeof(p->why), "[%s...]: section names are at most %d "
+				"characters", section, INI_SECTION_MAX - 1);
+		p->failed = true;
+		return 0;
+	}
 	if (!strcmp(section, "server")) {
 		ok = server_key(c, name, value);
 	} else if (!strcmp(section, "limits")) {
@@ -231,8 +285,13 @@ static int handle_ini(void *user, const char *section, const char *name,
 		struct dmab_screen *s = screen_named(p, section + 7);
 		ok = s && screen_key(s, name, value);
 	} else if (!strncmp(section, "connector.", 10)) {
-		struct dmab_config_place *pl = place_for(c, section + 10);
-		ok = pl && place_key(pl, name, value);
+		struct dmab_config_place *pl = place_for(p, section + 10);
+		if (!pl) {
+			if (!p->failed)
+				p->failed = true;
+			return 0;
+		}
+		ok = place_key(pl, name, value);
 	}
 	if (!ok && !p->failed) {
 		snprintf(p->why, sizeof(p->why), "[%s] %s = %s is not understood",
@@ -250,13 +309,47 @@ int dmab_config_load(struct dmab_config *config, const char *path, char *err, si
 		snprintf(err, len, "%s: %s", path, dmab_strerror(ret));
 		return ret;
 	}
+	/* fopen() takes a directory, and reading it is an error inih does not report. */
+	struct stat st;
+	int ret = fstat(fileno(f), &st) < 0 ? -errno : 0;
+	if (ret == 0 && !S_ISREG(st.st_mode))
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if (ret) {
+		snprintf(err, len, "%s: %s", path, ret == -EINVAL ? "not a regular file" :
+			dmab_strerror(ret));
+		fclose(f);
+		return ret;
+	}
 	struct parse p = { .config = config, .err = err, .len = len, .path = path };
-	/* inih stops at the first line the handler refuses and reports it. */
+	/* inih goes on after a line the handler refuses, and reports the first. */
 	int line = ini_parse_file(f, handle_ini, &p);
+	int read_error = ferror(f) ? -EIO : 0;
 	fclose(f);
+	if (read_error) {
+		snprintf(err, len, "%s: %s", path, dmab_strerror(read_error));
+		return read_error;
+	}
 	if (line != 0) {
 		snprintf(err, len, "%s:%d: %s", path, line, p.failed ? p.why : "not INI syntax");
 		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < config->nplaces; i++) {
+		struct dmab_config_place *pl = &config->places[i];
+		if (!pl->unique_id[0])
+			memcpy(pl->unique_id, pl->label, sizeof(pl->label));
+	}
+	for (unsigned int i = 0; i < config->nplaces; i++) {
+		for (unsigned int j = 0; j < i; j++) {
+			const struct dmab_config_place *a = &config->places[j], *b = &config->places[i];
+			if (!strcmp(a->unique_id, b->unique_id) && !strcmp(a->domain, b->domain) &&
+					a->has_domid == b->has_domid && a->domid == b->domid) {
+				snprintf(err, len, "%s: [connector.%s] and [connector.%s] are both for "
+					"unique-id %s%s%s", path, a->label, b->label, a->unique_id,
+					a->domain[0] || a->has_domid ? " of the same domain" : "",
+					a->domain[0] || a->has_domid ? "" : " of any domain");
+				return -EINVAL;
+			}
+		}
 	}
 	for (unsigned int i = 0; i < config->nplaces; i++) {
 		const char *screen = config->places[i].screen;
@@ -265,7 +358,7 @@ int dmab_config_load(struct dmab_config *config, const char *path, char *err, si
 			found = !strcmp(config->screens[j].name, screen);
 		if (!found) {
 			snprintf(err, len, "%s: [connector.%s] names screen \"%s\", which is not configured",
-				path, config->places[i].unique_id, screen);
+				path, config->places[i].label, screen);
 			return -EINVAL;
 		}
 	}
@@ -288,13 +381,26 @@ void dmab_config_apply_cli(struct dmab_config *config, const struct dmab_config_
 		config->log_level = cli->log_level;
 }
 
-const struct dmab_config_place *dmab_config_find_place(const struct dmab_config *config,
-		const char *unique_id)
+bool dmab_config_place_bound(const struct dmab_config_place *place)
 {
-	if (!unique_id[0])
-		return NULL;
+	return place->domain[0] || place->has_domid;
+}
+
+bool dmab_config_place_matches(const struct dmab_config_place *place, uint16_t domid,
+		const char *domain_name, const char *unique_id)
+{
+	if (strcmp(place->unique_id, unique_id))
+		return false;
+	if (place->has_domid && place->domid != domid)
+		return false;
+	return !place->domain[0] || (domain_name && !strcmp(place->domain, domain_name));
+}
+
+const struct dmab_config_place *dmab_config_find_place(const struct dmab_config *config,
+		const char *label)
+{
 	for (unsigned int i = 0; i < config->nplaces; i++) {
-		if (!strcmp(config->places[i].unique_id, unique_id))
+		if (!strcmp(config->places[i].label, label))
 			return &config->places[i];
 	}
 	return NULL;

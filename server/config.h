@@ -30,9 +30,26 @@ struct dmab_config_limits {
 	uint32_t requests_per_second;   /* 0: unlimited */
 };
 
-/** Where a guest connector goes, matched by its unique-id. */
+/*
+ * inih cuts section names at 49 characters without saying so: a longer
+ * [connector.LABEL] is refused, and a long unique-id is given with the
+ * unique-id key under a short label.
+ */
+#define DMAB_CONFIG_LABEL_MAX 38
+#define DMAB_CONFIG_ID_MAX 64           /* unique-ids and domain names */
+
+/**
+ * Where a guest connector goes: [connector.LABEL]. It is matched by the
+ * connector's unique-id, which the guest chooses, and, when the place is
+ * bound, by its domain, which the toolstack names and the guest cannot
+ * change.
+ */
 struct dmab_config_place {
-	char unique_id[65];
+	char label[DMAB_CONFIG_LABEL_MAX + 1];
+	char unique_id[DMAB_CONFIG_ID_MAX + 1]; /* the label unless given */
+	char domain[DMAB_CONFIG_ID_MAX + 1];    /* "" unless bound to a domain name */
+	bool has_domid;                 /* bound to a domain id */
+	uint16_t domid;
 	char screen[32];                /* "" for the first screen */
 	int32_t x, y, z;
 	bool visible;
@@ -78,8 +95,18 @@ void dmab_config_defaults(struct dmab_config *config);
  */
 int dmab_config_load(struct dmab_config *config, const char *path, char *err, size_t len);
 
-/** The placement configured for a connector's unique-id, or NULL. */
+/** Whether place names a domain (by name or id) and so takes no other. */
+bool dmab_config_place_bound(const struct dmab_config_place *place);
+
+/**
+ * Whether place is for the connector unique_id of domain domid named
+ * domain_name (NULL or "" when it has no name).
+ */
+bool dmab_config_place_matches(const struct dmab_config_place *place, uint16_t domid,
+		const char *domain_name, const char *unique_id);
+
+/** The place labelled label, or NULL. */
 const struct dmab_config_place *dmab_config_find_place(const struct dmab_config *config,
-		const char *unique_id);
+		const char *label);
 
 #endif

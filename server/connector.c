@@ -15,6 +15,7 @@
 #include "protocol/response.h"
 #include "protocol/status.h"
 #include "server/frontend.h"
+#include "server/layout.h"
 #include "server/server.h"
 
 /* Requests taken per wake-up before other guests get their turn. */
@@ -238,32 +239,6 @@ void dmab_connector_presented(struct dmab_connector *conn, struct dmab_fb *fb,
 	dmab_hv_evtchn_notify(conn->evt_chn);
 }
 
-void dmab_connector_place(struct dmab_connector *conn, struct dmab_placement *place)
-{
-	struct dmab_server *server = conn->fe->server;
-	const struct dmab_config_place *cp = dmab_config_find_place(&server->config,
-		conn->unique_id);
-	*place = (struct dmab_placement){ .visible = true };
-	if (cp) {
-		int screen = cp->screen[0] ? dmab_output_find_screen(server->output, cp->screen) : 0;
-		place->screen = screen < 0 ? 0 : (unsigned int)screen;
-		place->z = cp->z;
-		place->visible = cp->visible;
-		if (cp->has_position) {
-			place->x = cp->x;
-			place->y = cp->y;
-			return;
-		}
-	}
-	/* Unplaced: to the right of what is on that screen already. */
-	struct dmab_output *out = server->output;
-	for (size_t i = 0; i < out->nviews; i++) {
-		struct dmab_oview *v = out->views[i];
-		if (v->place.screen == place->screen && v->place.x + (int32_t)v->width > place->x)
-			place->x = v->place.x + (int32_t)v->width;
-	}
-}
-
 int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		const struct dmab_xs_connector_transport *transport,
 		struct dmab_connector **out)
@@ -299,7 +274,7 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 	if (ret)
 		goto err;
 
-	dmab_connector_place(conn, &conn->place);
+	dmab_layout_assign(server, conn);
 	uint32_t hz = dmab_edid_refresh_hz(conn->width, conn->height);
 	ret = dmab_oview_create(server->output, conn->width, conn->height,
 		(hz ? hz : 60) * 1000, &conn->place, conn, &conn->view);
@@ -319,6 +294,7 @@ void dmab_connector_destroy(struct dmab_connector *conn)
 	if (!conn)
 		return;
 	struct dmab_hv *hv = conn->fe->server->hv;
+	dmab_layout_release(conn->fe->server, conn);
 	dmab_oview_destroy(conn->view);
 	if (conn->busy)
 		wl_list_remove(&conn->busy_link);

@@ -257,6 +257,15 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 		return;
 	}
 
+	/* The toolstack's name for the domain, which the layout may be bound to. */
+	char name_path[DMAB_XS_PATH_MAX];
+	dmab_xs_domain_name(name_path, sizeof(name_path), domid);
+	if (dmab_hv_store_read_to(server->hv, name_path, value, sizeof(value)) == 0 &&
+			dmab_xs_parse_unique_id("name", value, fe->name, sizeof(fe->name),
+				err, sizeof(err)))
+		dmab_log(DMAB_LOG_WARN, "dom%u: domain %s; taken as a domain without a name",
+			domid, err);
+
 	char state_path[DMAB_XS_PATH_MAX];
 	dmab_xs_join(state_path, sizeof(state_path), fe->fe_path, "state");
 	int ret = dmab_hv_watch_add(server->hv, state_path, handle_state_watch, fe, &fe->fe_watch);

@@ -17,6 +17,7 @@
 #include "protocol/request.h"
 #include "protocol/ring.h"
 #include "protocol/xenstore.h"
+#include "server/config.h"
 #include "server/output.h"
 #include "server/stats.h"
 
@@ -87,6 +88,7 @@ struct dmab_connector {
 	struct dmab_hv_evtchn *req_chn, *evt_chn;
 	struct dmab_oview *view;
 	struct dmab_placement place;
+	char place_label[DMAB_CONFIG_LABEL_MAX + 1]; /* the configured place it holds, or "" */
 	struct dmab_fb *showing;        /* what SET_CONFIG enabled, NULL when off */
 	struct dmab_fb *flip_fb;        /* the flip waiting for the screen */
 	uint64_t flip_ns;               /* when it was asked for */
@@ -100,6 +102,7 @@ struct dmab_frontend {
 	struct dmab_server *server;
 	domid_t domid;
 	uint32_t devid;
+	char name[DMAB_XS_UNIQUE_ID_MAX + 1]; /* the toolstack's name for the domain, or "" */
 	char be_path[DMAB_XS_PATH_MAX];
 	char fe_path[DMAB_XS_PATH_MAX];
 	enum xenbus_state be_state;
@@ -169,8 +172,6 @@ void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op
 		int32_t status, uint32_t edid_sz);
 void dmab_connector_presented(struct dmab_connector *conn, struct dmab_fb *fb,
 		uint64_t when_ns);
-/** Where a connector goes: its configured place, or next to the others. */
-void dmab_connector_place(struct dmab_connector *conn, struct dmab_placement *place);
 
 /* buffer.c */
 

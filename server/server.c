@@ -11,6 +11,7 @@
 #include "server/control.h"
 #include "server/frontend.h"
 #include "server/headless.h"
+#include "server/layout.h"
 #include "server/server.h"
 #ifdef DMAB_HAVE_XEN
 #include "hv/xen.h"
@@ -342,16 +343,7 @@ int dmab_server_reload(struct dmab_server *server)
 	server->config.nplaces = next.nplaces;
 	dmab_log_init(next.log_level, NULL);
 
-	struct dmab_frontend *fe;
-	wl_list_for_each(fe, &server->frontends, link) {
-		for (unsigned int i = 0; i < fe->nconns; i++) {
-			struct dmab_connector *conn = fe->conns[i];
-			if (!dmab_config_find_place(&server->config, conn->unique_id))
-				continue;
-			dmab_connector_place(conn, &conn->place);
-			dmab_oview_place(conn->view, &conn->place);
-		}
-	}
+	dmab_layout_reload(server);
 	dmab_log(DMAB_LOG_INFO, "reloaded %s", server->config_path);
 	return 0;
 }

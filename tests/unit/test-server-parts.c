@@ -92,6 +92,75 @@ static void config_full(void **state)
 	assert_null(dmab_config_find_place(&c, ""));
 }
 
+/* Places bound to a domain, and unique-ids longer than a section name may be. */
+static void config_bound_places(void **state)
+{
+	struct dmab_config c;
+	char err[256];
+	static const char long_id[] =
+		"a-unique-id-of-sixty-four-characters-0123456789012345678901234567";
+	char text[1024];
+	snprintf(text, sizeof(text),
+		"[connector.cluster]\nunique-id = cluster0\ndomain = cluster-vm\nz = 10\n"
+		"[connector.cluster-any]\nunique-id = cluster0\nz = 1\n"
+		"[connector.rear]\nunique-id = rear0\ndomid = 7\n"
+		"[connector.both]\nunique-id = b\ndomid = 3\ndomain = bvm\n"
+		"[connector.long]\nunique-id = %s\n"
+		"[connector.ivi0]\nx = 1\ny = 2\n", long_id + 1);
+	assert_int_equal(strlen(long_id + 1), 64);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.nplaces, 6);
+
+	const struct dmab_config_place *cluster = dmab_config_find_place(&c, "cluster");
+	assert_non_null(cluster);
+	assert_string_equal(cluster->unique_id, "cluster0");
+	assert_true(dmab_config_place_bound(cluster));
+	assert_true(dmab_config_place_matches(cluster, 5, "cluster-vm", "cluster0"));
+	/* Another domain calling its connector cluster0 is not the cluster. */
+	assert_false(dmab_config_place_matches(cluster, 6, "evil", "cluster0"));
+	assert_false(dmab_config_place_matches(cluster, 6, NULL, "cluster0"));
+	assert_false(dmab_config_place_matches(cluster, 5, "cluster-vm", "cluster1"));
+
+	const struct dmab_config_place *any = dmab_config_find_place(&c, "cluster-any");
+	assert_false(dmab_config_place_bound(any));
+	assert_true(dmab_config_place_matches(any, 6, "evil", "cluster0"));
+	assert_true(dmab_config_place_matches(any, 6, NULL, "cluster0"));
+
+	const struct dmab_config_place *rear = dmab_config_find_place(&c, "rear");
+	assert_true(dmab_config_place_bound(rear));
+	assert_true(dmab_config_place_matches(rear, 7, "whatever", "rear0"));
+	assert_false(dmab_config_place_matches(rear, 8, "whatever", "rear0"));
+
+	const struct dmab_config_place *both = dmab_config_find_place(&c, "both");
+	assert_true(dmab_config_place_matches(both, 3, "bvm", "b"));
+	assert_false(dmab_config_place_matches(both, 4, "bvm", "b"));
+	assert_false(dmab_config_place_matches(both, 3, "other", "b"));
+
+	const struct dmab_config_place *lp = dmab_config_find_place(&c, "long");
+	assert_string_equal(lp->unique_id, long_id + 1);
+	assert_true(dmab_config_place_matches(lp, 1, NULL, long_id + 1));
+
+	/* Without unique-id, the label is the unique-id. */
+	const struct dmab_config_place *ivi = dmab_config_find_place(&c, "ivi0");
+	assert_string_equal(ivi->unique_id, "ivi0");
+	assert_false(dmab_config_place_bound(ivi));
+}
+
+/* A configuration path that is not a readable file is an error, not the defaults. */
+static void config_not_a_file(void **state)
+{
+	struct dmab_config c;
+	char err[256] = "";
+	char dir[] = "/tmp/dmab-config-dir-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	dmab_config_defaults(&c);
+	assert_int_equal(dmab_config_load(&c, dir, err, sizeof(err)), -EISDIR);
+	assert_non_null(strstr(err, dir));
+	rmdir(dir);
+	assert_int_equal(dmab_config_load(&c, "/dev/null", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+}
+
 static void config_errors(void **state)
 {
 	static const struct {
@@ -112,6 +181,23 @@ static void config_errors(void **state)
 		{ "[server]\nrelease-timeout-ms = 3000\n", "release-timeout-ms" },
 		{ "[nothing]\nkey = value\n", "[nothing]" },
 		{ "[server\n", "not INI" },
+		/* inih cuts section names at 49 characters: what it kept could name anything. */
+		{ "[connector.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN]\nz = 1\n",
+			"section names are at most 47 characters" },
+		{ "[connector.a b]\nz = 1\n", "a label is 1 to 38" },
+		{ "[connector.]\nz = 1\n", "a label is 1 to 38" },
+		{ "[connector.c]\nunique-id = a\x01b\n", "unique-id" },
+		{ "[connector.c]\nunique-id = "
+			"0123456789012345678901234567890123456789012345678901234567890123456789\n",
+			"unique-id" },
+		{ "[connector.c]\ndomid = 32752\n", "domid = 32752" },
+		{ "[connector.c]\ndomid = -1\n", "domid = -1" },
+		{ "[connector.a]\nunique-id = x\n[connector.b]\nunique-id = x\n",
+			"[connector.a] and [connector.b] are both for unique-id x of any domain" },
+		{ "[connector.a]\nunique-id = x\ndomain = vm\n"
+			"[connector.b]\nunique-id = x\ndomain = vm\n",
+			"both for unique-id x of the same domain" },
+		{ "[connector.x]\nz = 1\n[connector.b]\nunique-id = x\n", "both for unique-id x" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dmab_config c;
@@ -277,6 +363,8 @@ int main(void)
 		cmocka_unit_test(config_defaults),
 		cmocka_unit_test(config_full),
 		cmocka_unit_test(config_errors),
+		cmocka_unit_test(config_bound_places),
+		cmocka_unit_test(config_not_a_file),
 		cmocka_unit_test(stats_latency),
 		cmocka_unit_test(stats_fps),
 		cmocka_unit_test(pixels_formats),

@@ -56,6 +56,9 @@ static void test_paths(void **state)
 		"/local/domain/32751/backend/vdispl/32751/4294967295");
 	assert_int_equal(dmab_xs_frontend_dir(buf, sizeof(buf), 5, 0), 0);
 	assert_string_equal(buf, FE_DIR);
+	assert_int_equal(dmab_xs_domain_name(buf, sizeof(buf), 5), 0);
+	assert_string_equal(buf, "/local/domain/5/name");
+	assert_int_equal(dmab_xs_domain_name(buf, strlen("/local/domain/5/name"), 5), -ENAMETOOLONG);
 	assert_int_equal(dmab_xs_connector_dir(buf, sizeof(buf), FE_DIR, 2), 0);
 	assert_string_equal(buf, FE_DIR "/2");
 	assert_int_equal(dmab_xs_join(buf, sizeof(buf), FE_DIR, "0/resolution"), 0);
