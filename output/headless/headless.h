@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The headless backend: screens without a display, with the timing of
+ * one. Each screen refreshes on its own timer; a commit is shown from the
+ * next refresh on, like a KMS commit, and the display "reads" its layers
+ * until they are replaced. planes limits how many layers a screen takes
+ * without composition, like a display controller's planes.
+ */
+#ifndef DMAB_OUTPUT_HEADLESS_H
+#define DMAB_OUTPUT_HEADLESS_H
+
+#include <stdint.h>
+
+#include "output/output.h"
+
+struct dmab_headless_screen_config {
+	char name[DMAB_SCREEN_NAME_MAX + 1];
+	uint32_t width, height;
+	uint32_t refresh_mhz;           /* 0: 60 Hz */
+	uint32_t planes;                /* 0: as many as there are layers */
+};
+
+/** A headless backend with count screens (copied); NULL on failure. */
+struct dmab_backend *dmab_headless_create(const struct dmab_headless_screen_config *screens,
+		unsigned int count);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* What the output layer's own files share; not for users or backends. */
+#ifndef DMAB_OUTPUT_OUTPUT_IMPL_H
+#define DMAB_OUTPUT_OUTPUT_IMPL_H
+
+#include "output/backend.h"
+
+/* screen.c */
+
+/** Something on screen changed: commit at the next chance. */
+void dmab_screen_schedule_frame(struct dmab_screen *screen);
+
+/* view.c */
+
+/** Views placed on screen's name come onto it (it was announced). */
+void dmab_view_screen_added(struct dmab_screen *screen);
+
+/** screen goes: its views lose it and complete on the 60 Hz clock. */
+void dmab_view_screen_removed(struct dmab_screen *screen);
+
+/** The first view (in list order) satisfying pred, or NULL. */
+struct dmab_view *dmab_view_find(struct dmab_output *output,
+		bool (*pred)(struct dmab_view *view, void *data), void *data);
+
+/**
+ * Queued content of every view committed on screen (NULL: views without a
+ * screen, pending) becomes current; events.present for each.
+ */
+void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
+		uint64_t when_ns);
+
+/** The 60 Hz clock of views without a screen. */
+int dmab_view_limbo_tick(void *data);
+
+/* alloc.c */
+
+/** System memory: dma-buf heap, else udmabuf over a sealed memfd, else the memfd. */
+extern const struct dmab_allocator dmab_system_allocator;
+
+#endif

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Screens and their frame cycle: at a frame, views that asked for it get
+ * events.frame, then every view's latest content goes into one commit;
+ * when the backend reports it on screen, what was queued becomes current
+ * and the next frame may go out.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <drm_fourcc.h>
+
+#include "common/array.h"
+#include "common/log.h"
+#include "output/compose.h"
+#include "output/output-impl.h"
+#include "output/swapchain.h"
+
+/* Composition targets: one on screen, one queued, one being drawn. */
+#define COMPOSITION_SLOTS 3
+
+static struct dmab_ratelimit log_rl = { .interval_ms = 5000, .burst = 10 };
+
+void dmab_screen_init(struct dmab_screen *screen, struct dmab_backend *backend,
+		const struct dmab_screen_impl *impl, const char *name, uint32_t width,
+		uint32_t height, uint32_t refresh_mhz)
+{
+	memset(screen, 0, sizeof(*screen));
+	screen->output = backend->output;
+	screen->backend = backend;
+	screen->impl = impl;
+	snprintf(screen->name, sizeof(screen->name), "%s", name);
+	screen->width = width;
+	screen->height = height;
+	screen->refresh_mhz = refresh_mhz ? refresh_mhz : 60000;
+	wl_list_init(&screen->link);
+	wl_signal_init(&screen->events.destroy);
+}
+
+int dmab_screen_announce(struct dmab_screen *screen)
+{
+	if (dmab_output_find_screen(screen->output, screen->name)) {
+		dmab_log(DMAB_LOG_ERROR, "output %s: a screen named %s exists already",
+			screen->backend->name, screen->name);
+		return -EEXIST;
+	}
+	wl_list_insert(screen->output->screens.prev, &screen->link);
+	screen->announced = true;
+	dmab_log(DMAB_LOG_INFO, "output %s: screen %s %ux%u@%u.%03u", screen->backend->name,
+		screen->name, screen->width, screen->height, screen->refresh_mhz / 1000,
+		screen->refresh_mhz % 1000);
+	dmab_view_screen_added(screen);
+	wl_signal_emit_mutable(&screen->output->events.new_screen, screen);
+	screen->dirty = true;
+	dmab_screen_schedule_frame(screen);
+	return 0;
+}
+
+static void target_release(struct dmab_ofb **target)
+{
+	struct dmab_ofb *fb = *target;
+	*target = NULL;
+	dmab_ofb_unlock(fb);
+}
+
+void dmab_screen_finish(struct dmab_screen *screen)
+{
+	if (screen->announced) {
+		wl_signal_emit_mutable(&screen->events.destroy, screen);
+		wl_list_remove(&screen->link);
+		wl_list_init(&screen->link);
+		screen->announced = false;
+		/* What was on its way completes: its guests are not left waiting. */
+		dmab_view_complete(screen->output, screen, dmab_now_ns());
+		dmab_view_screen_removed(screen);
+		dmab_log(DMAB_LOG_INFO, "output %s: screen %s is gone", screen->backend->name,
+			screen->name);
+	}
+	if (screen->frame_idle) {
+		wl_event_source_remove(screen->frame_idle);
+		screen->frame_idle = NULL;
+	}
+	target_release(&screen->target_queued);
+	target_release(&screen->target_current);
+	dmab_swapchain_destroy(screen->composition);
+	screen->composition = NULL;
+	free(screen->tested);
+	screen->tested = NULL;
+	screen->impl->destroy(screen);
+}
+
+void dmab_screen_set_mode(struct dmab_screen *screen, uint32_t width, uint32_t height,
+		uint32_t refresh_mhz)
+{
+	screen->width = width;
+	screen->height = height;
+	if (refresh_mhz)
+		screen->refresh_mhz = refresh_mhz;
+	/* The targets no longer fit: those on screen go at their last unlock. */
+	dmab_swapchain_destroy(screen->composition);
+	screen->composition = NULL;
+	screen->dirty = true;
+	dmab_screen_schedule_frame(screen);
+}
+
+static void run_frame(struct dmab_screen *screen);
+
+static void handle_frame_idle(void *data)
+{
+	struct dmab_screen *screen = data;
+	screen->frame_idle = NULL;
+	run_frame(screen);
+}
+
+void dmab_screen_schedule_frame(struct dmab_screen *screen)
+{
+	if (!screen->announced)
+		return;
+	if (screen->in_flight) {
+		screen->frame_pending = true;
+		return;
+	}
+	if (screen->impl->schedule_frame) {
+		if (!screen->frame_requested) {
+			screen->frame_requested = true;
+			screen->impl->schedule_frame(screen);
+		}
+		return;
+	}
+	if (!screen->frame_idle)
+		screen->frame_idle = wl_event_loop_add_idle(screen->output->loop,
+			handle_frame_idle, screen);
+}
+
+void dmab_screen_frame(struct dmab_screen *screen)
+{
+	screen->frame_requested = false;
+	run_frame(screen);
+}
+
+struct on_screen {
+	struct dmab_screen *screen;
+};
+
+static bool wants_frame(struct dmab_view *view, void *data)
+{
+	return view->screen == data && view->wants_frame;
+}
+
+static bool changed(struct dmab_view *view, void *data)
+{
+	return view->screen == data && (view->has_pending || view->place_changed);
+}
+
+static int by_z(const void *a, const void *b)
+{
+	const struct dmab_view *va = ((const struct dmab_layer *)a)->view;
+	const struct dmab_view *vb = ((const struct dmab_layer *)b)->view;
+	if (va->place.z != vb->place.z)
+		return va->place.z < vb->place.z ? -1 : 1;
+	return va->serial < vb->serial ? -1 : va->serial > vb->serial;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * A view's content as a layer: clipped to the view and to the screen, in
+ * 64 bits (positions go to the ends of int32). false when nothing is left.
+ */
+static bool layer_of(const struct dmab_screen *screen, struct dmab_view *view,
+		struct dmab_layer *layer)
+{
+	const struct dmab_view_content *c = dmab_view_latest(view);
+	if (!view->place.visible || !c->fb)
+		return false;
+	int64_t x0 = (int64_t)view->place.x + c->dx, y0 = (int64_t)view->place.y + c->dy;
+	int64_t left = max64(max64(x0, view->place.x), 0);
+	int64_t top = max64(max64(y0, view->place.y), 0);
+	int64_t right = min64(min64(x0 + c->src.width, (int64_t)view->place.x + view->width),
+		screen->width);
+	int64_t bottom = min64(min64(y0 + c->src.height, (int64_t)view->place.y + view->height),
+		screen->height);
+	if (right <= left || bottom <= top)
+		return false;
+	*layer = (struct dmab_layer){
+		.view = view,
+		.fb = c->fb,
+		.src = {
+			.x = (int32_t)(c->src.x + (left - x0)),
+			.y = (int32_t)(c->src.y + (top - y0)),
+			.width = (uint32_t)(right - left),
+			.height = (uint32_t)(bottom - top),
+		},
+		.dst = {
+			.x = (int32_t)left, .y = (int32_t)top,
+			.width = (uint32_t)(right - left), .height = (uint32_t)(bottom - top),
+		},
+	};
+	return true;
+}
+
+static int build_state(struct dmab_screen *screen, struct dmab_layer **layers, size_t *n)
+{
+	size_t count = 0, cap = 0;
+	struct dmab_layer *out = NULL;
+	struct dmab_view *view;
+	wl_list_for_each(view, &screen->output->views, link) {
+		if (view->screen != screen)
+			continue;
+		if (dmab_array_reserve((void **)&out, &cap, count, sizeof(*out))) {
+			free(out);
+			return -ENOMEM;
+		}
+		if (layer_of(screen, view, &out[count]))
+			count++;
+	}
+	if (count)
+		qsort(out, count, sizeof(*out), by_z);
+	*layers = out;
+	*n = count;
+	return 0;
+}
+
+static bool same_layers(const struct dmab_screen *screen, const struct dmab_layer *layers,
+		size_t n)
+{
+	if (n != screen->ntested)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct dmab_layer *a = &layers[i], *b = &screen->tested[i];
+		if (a->fb != b->fb || memcmp(&a->src, &b->src, sizeof(a->src)) ||
+				memcmp(&a->dst, &b->dst, sizeof(a->dst)))
+			return false;
+	}
+	return true;
+}
+
+/* The backend's answer to TEST_ONLY for these layers, remembered for the same ones. */
+static int test_state(struct dmab_screen *screen, const struct dmab_screen_state *state)
+{
+	if (!screen->impl->test)
+		return 0;
+	if (same_layers(screen, state->layers, state->nlayers))
+		return screen->tested_result;
+	int ret = screen->impl->test(screen, state);
+	if (state->nlayers > screen->tested_cap) {
+		free(screen->tested);
+		screen->tested = malloc(state->nlayers * sizeof(*state->layers));
+		screen->tested_cap = screen->tested ? state->nlayers : 0;
+	}
+	if (state->nlayers <= screen->tested_cap) {
+		if (state->nlayers)
+			memcpy(screen->tested, state->layers, state->nlayers * sizeof(*state->layers));
+		screen->ntested = state->nlayers;
+		screen->tested_result = ret;
+	} else {
+		screen->ntested = SIZE_MAX; /* matches nothing: test again next time */
+	}
+	return ret;
+}
+
+/* Every layer drawn into one target: what any display can show. */
+static int compose_all(struct dmab_screen *screen, const struct dmab_screen_state *state,
+		struct dmab_layer *target_layer)
+{
+	if (!screen->composition)
+		screen->composition = dmab_swapchain_create(screen->output, screen,
+			screen->width, screen->height, DRM_FORMAT_XRGB8888, COMPOSITION_SLOTS);
+	struct dmab_ofb *target = screen->composition ?
+		dmab_swapchain_acquire(screen->composition) : NULL;
+	if (!target)
+		return -ENOMEM;
+	pixman_image_t *img = dmab_ofb_read_image(target);
+	if (!img) {
+		dmab_ofb_unlock(target);
+		return -ENOTSUP;
+	}
+	size_t skipped = dmab_compose(img, state->layers, state->nlayers, true);
+	if (skipped)
+		dmab_log_ratelimited(&log_rl, DMAB_LOG_WARN, "screen %s: %zu layer%s without CPU "
+			"access could not be composed", screen->name, skipped, skipped == 1 ? "" : "s");
+	*target_layer = (struct dmab_layer){
+		.fb = target,
+		.src = { 0, 0, screen->width, screen->height },
+		.dst = { 0, 0, screen->width, screen->height },
+	};
+	return 0;
+}
+
+static void commit_done(struct dmab_screen *screen, struct dmab_ofb *target)
+{
+	/* pending -> queued for every view of the screen. */
+	struct dmab_view *view;
+	wl_list_for_each(view, &screen->output->views, link) {
+		if (view->screen != screen)
+			continue;
+		view->place_changed = false;
+		if (!view->has_pending)
+			continue;
+		if (view->has_queued) {
+			/* Queued on another screen it left: that one is over. */
+			struct dmab_ofb *old = view->queued.fb;
+			view->queued = (struct dmab_view_content){ 0 };
+			dmab_ofb_unlock(old);
+		}
+		view->queued = view->pending;
+		view->pending = (struct dmab_view_content){ 0 };
+		view->has_pending = false;
+		view->has_queued = true;
+		view->queued_on = screen;
+	}
+	target_release(&screen->target_queued);
+	screen->target_queued = target;
+	screen->dirty = false;
+	screen->in_flight = true;
+	screen->commits++;
+}
+
+static void run_frame(struct dmab_screen *screen)
+{
+	if (!screen->announced)
+		return;
+	if (screen->in_flight) {
+		screen->frame_pending = true;
+		return;
+	}
+	screen->frame_pending = false;
+
+	/* One at a time: a frame listener may attach, move or destroy views. */
+	struct dmab_view *view;
+	while ((view = dmab_view_find(screen->output, wants_frame, screen))) {
+		view->wants_frame = false;
+		wl_signal_emit_mutable(&view->events.frame, view);
+	}
+	if (!screen->dirty && !dmab_view_find(screen->output, changed, screen))
+		return;
+
+	struct dmab_screen_state state = { 0 };
+	if (build_state(screen, &state.layers, &state.nlayers)) {
+		dmab_log(DMAB_LOG_ERROR, "screen %s: out of memory for a frame", screen->name);
+		dmab_screen_schedule_frame(screen);
+		return;
+	}
+	struct dmab_layer target_layer;
+	struct dmab_screen_state composed = { &target_layer, 1 };
+	struct dmab_ofb *target = NULL;
+	int ret = test_state(screen, &state);
+	if (ret == 0)
+		ret = screen->impl->commit(screen, &state);
+	if (ret) {
+		/* libliftoff's rule: always be ready to compose. */
+		ret = compose_all(screen, &state, &target_layer);
+		if (ret == 0) {
+			target = target_layer.fb;
+			ret = screen->impl->commit(screen, &composed);
+			if (ret) {
+				dmab_ofb_unlock(target);
+				target = NULL;
+			} else {
+				screen->composed++;
+			}
+		}
+	}
+	free(state.layers);
+	if (ret) {
+		screen->failed++;
+		dmab_log_ratelimited(&log_rl, DMAB_LOG_ERROR, "screen %s: the display refused a "
+			"frame, composed too: %s", screen->name, dmab_strerror(ret));
+		/* Its views' frames complete anyway, hidden, so nobody waits. */
+		commit_done(screen, NULL);
+		screen->in_flight = false;
+		dmab_view_complete(screen->output, screen, dmab_now_ns());
+		return;
+	}
+	commit_done(screen, target);
+}
+
+void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
+{
+	if (!screen->in_flight)
+		return;
+	screen->in_flight = false;
+	target_release(&screen->target_current);
+	screen->target_current = screen->target_queued;
+	screen->target_queued = NULL;
+	dmab_view_complete(screen->output, screen, when_ns);
+	if (screen->frame_pending || screen->dirty ||
+			dmab_view_find(screen->output, changed, screen) ||
+			dmab_view_find(screen->output, wants_frame, screen))
+		dmab_screen_schedule_frame(screen);
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+#include <stdlib.h>
+
+#include "common/pixman-format.h"
+#include "output/output-impl.h"
+#include "output/swapchain.h"
+
+/* A slot outlives its swapchain while a lock holds its framebuffer. */
+struct slot {
+	struct dmab_ofb *fb;
+	struct dmab_obuf *buf;
+	size_t touched;                 /* octets faulted in so far */
+	struct wl_listener destroy;
+};
+
+struct dmab_swapchain {
+	struct dmab_output *output;
+	struct dmab_screen *screen;
+	uint32_t width, height, fourcc;
+	unsigned int max;
+	struct slot *slots[DMAB_SWAPCHAIN_MAX];
+	unsigned int nslots;
+};
+
+static void handle_fb_destroy(struct wl_listener *listener, void *data)
+{
+	struct slot *slot = wl_container_of(listener, slot, destroy);
+	wl_list_remove(&slot->destroy.link);
+	dmab_obuf_destroy(slot->buf);
+	free(slot);
+}
+
+struct dmab_swapchain *dmab_swapchain_create(struct dmab_output *output,
+		struct dmab_screen *screen, uint32_t width, uint32_t height, uint32_t fourcc,
+		unsigned int max)
+{
+	if (!dmab_pixman_format(fourcc) || width == 0 || height == 0 || max < 2 ||
+			max > DMAB_SWAPCHAIN_MAX)
+		return NULL;
+	struct dmab_swapchain *sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	*sc = (struct dmab_swapchain){
+		.output = output, .screen = screen, .width = width, .height = height,
+		.fourcc = fourcc, .max = max,
+	};
+	return sc;
+}
+
+void dmab_swapchain_destroy(struct dmab_swapchain *sc)
+{
+	if (!sc)
+		return;
+	for (unsigned int i = 0; i < sc->nslots; i++)
+		dmab_ofb_drop(sc->slots[i]->fb);
+	free(sc);
+}
+
+bool dmab_swapchain_fits(const struct dmab_swapchain *sc, uint32_t width, uint32_t height,
+		uint32_t fourcc)
+{
+	return sc->width == width && sc->height == height && sc->fourcc == fourcc;
+}
+
+static struct slot *slot_add(struct dmab_swapchain *sc)
+{
+	if (sc->nslots == sc->max)
+		return NULL;
+	struct slot *slot = calloc(1, sizeof(*slot));
+	if (!slot)
+		return NULL;
+	uint32_t bpp = PIXMAN_FORMAT_BPP(dmab_pixman_format(sc->fourcc));
+	uint32_t stride = (uint32_t)((((uint64_t)sc->width * bpp + 7) / 8 + 3) & ~(uint64_t)3);
+	size_t size = (size_t)stride * sc->height;
+	if (dmab_obuf_alloc(sc->output, sc->screen, sc->width, sc->height, bpp, &stride, size,
+			&slot->buf)) {
+		free(slot);
+		return NULL;
+	}
+	if (dmab_ofb_create(slot->buf, sc->width, sc->height, sc->fourcc, 0, stride, &slot->fb)) {
+		dmab_obuf_destroy(slot->buf);
+		free(slot);
+		return NULL;
+	}
+	/* The buffer goes with the framebuffer, whenever its last lock goes. */
+	slot->destroy.notify = handle_fb_destroy;
+	wl_signal_add(&slot->fb->events.destroy, &slot->destroy);
+	sc->slots[sc->nslots++] = slot;
+	return slot;
+}
+
+static size_t slot_size(const struct slot *slot)
+{
+	return slot->buf->size;
+}
+
+struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc)
+{
+	struct slot *best = NULL;
+	for (unsigned int i = 0; i < sc->nslots; i++) {
+		struct slot *slot = sc->slots[i];
+		if (slot->fb->locks)
+			continue;
+		/* Pages already faulted in first. */
+		if (!best || (slot->touched >= slot_size(slot) && best->touched < slot_size(best)))
+			best = slot;
+	}
+	if (!best)
+		best = slot_add(sc);
+	return best ? dmab_ofb_lock(best->fb) : NULL;
+}
+
+bool dmab_swapchain_prepare(struct dmab_swapchain *sc, unsigned int count, size_t *budget)
+{
+	if (count > sc->max)
+		count = sc->max;
+	while (sc->nslots < count) {
+		if (!slot_add(sc))
+			return true; /* nothing more to do: acquire will say so */
+	}
+	for (unsigned int i = 0; i < count; i++) {
+		struct slot *slot = sc->slots[i];
+		volatile uint8_t *bytes = slot->buf->cpu;
+		if (!bytes)
+			slot->touched = slot_size(slot);
+		while (slot->touched < slot_size(slot)) {
+			if (*budget == 0)
+				return false;
+			/* Nobody reads an unlocked slot: writing it is harmless. */
+			if (!slot->fb->locks)
+				bytes[slot->touched] = 0;
+			slot->touched += 4096;
+			*budget = *budget > 4096 ? *budget - 4096 : 0;
+		}
+	}
+	return true;
+}
+
+size_t dmab_swapchain_bytes(const struct dmab_swapchain *sc)
+{
+	size_t total = 0;
+	for (unsigned int i = 0; i < sc->nslots; i++)
+		total += slot_size(sc->slots[i]);
+	return total;
+}

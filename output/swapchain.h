@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A few framebuffers of one size and format, reused: composition targets
+ * and copy-path shadows. A framebuffer handed out is one nobody reads (no
+ * lock), so what is on screen or queued for it is never written.
+ */
+#ifndef DMAB_OUTPUT_SWAPCHAIN_H
+#define DMAB_OUTPUT_SWAPCHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "output/output.h"
+
+#define DMAB_SWAPCHAIN_MAX 4
+
+struct dmab_swapchain;
+
+/**
+ * A swapchain of at most max (2..DMAB_SWAPCHAIN_MAX) framebuffers of
+ * width x height in fourcc, allocated as needed by screen's backend (may
+ * be NULL: the output layer's allocator). NULL on failure.
+ */
+struct dmab_swapchain *dmab_swapchain_create(struct dmab_output *output,
+		struct dmab_screen *screen, uint32_t width, uint32_t height, uint32_t fourcc,
+		unsigned int max);
+
+/**
+ * Let go of every framebuffer: those still locked are freed with their
+ * buffer at their last unlock. NULL is a no-op.
+ */
+void dmab_swapchain_destroy(struct dmab_swapchain *sc);
+
+/** Whether it makes framebuffers of this size and format. */
+bool dmab_swapchain_fits(const struct dmab_swapchain *sc, uint32_t width, uint32_t height,
+		uint32_t fourcc);
+
+/**
+ * A framebuffer nobody has locked, locked once for the caller; made if
+ * there are fewer than max. NULL when all are in use or allocation fails.
+ */
+struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc);
+
+/**
+ * Make up to count framebuffers ahead and touch their pages, about budget
+ * octets per call (*budget is what is left of it), so that a first write
+ * never stalls on page faults. Returns whether it is done.
+ */
+bool dmab_swapchain_prepare(struct dmab_swapchain *sc, unsigned int count, size_t *budget);
+
+/** Octets of memory it holds. */
+size_t dmab_swapchain_bytes(const struct dmab_swapchain *sc);
+
+#endif
