@@ -25,14 +25,6 @@
 
 #include "output/output.h"
 
-/** One layer of a commit: a view's content, placed on the screen. */
-struct dmab_layer {
-	struct dmab_view *view;         /* NULL for a composition target */
-	struct dmab_ofb *fb;
-	struct dmab_rect src;           /* in fb */
-	struct dmab_rect dst;           /* on the screen, same size as src, inside the screen */
-};
-
 /** What a screen shows from a refresh on: layers bottom to top. */
 struct dmab_screen_state {
 	struct dmab_layer *layers;

@@ -115,12 +115,8 @@ int dmab_obuf_alloc(struct dmab_output *output, struct dmab_screen *screen,
 	return 0;
 }
 
-int dmab_obuf_destroy(struct dmab_obuf *buf)
+static void obuf_free(struct dmab_obuf *buf)
 {
-	if (!buf)
-		return 0;
-	if (buf->nfbs)
-		return -EBUSY;
 	addons_destroy(&buf->addons);
 	if (buf->allocator) {
 		buf->allocator->free(buf->allocator, buf);
@@ -131,7 +127,16 @@ int dmab_obuf_destroy(struct dmab_obuf *buf)
 			close(buf->fd);
 	}
 	free(buf);
-	return 0;
+}
+
+void dmab_obuf_destroy(struct dmab_obuf *buf)
+{
+	if (!buf)
+		return;
+	/* A display may still read a framebuffer on it: the last one frees it. */
+	buf->dropped = true;
+	if (buf->nfbs == 0)
+		obuf_free(buf);
 }
 
 static size_t row_bytes(const struct dmab_ofb *fb)
@@ -196,9 +201,12 @@ static void fb_free(struct dmab_ofb *fb)
 	if (fb->image)
 		pixman_image_unref(fb->image);
 	fb->image = NULL;
-	fb->buffer->nfbs--;
+	struct dmab_obuf *buf = fb->buffer;
+	buf->nfbs--;
 	wl_signal_emit_mutable(&fb->events.destroy, fb);
 	free(fb);
+	if (buf->dropped && buf->nfbs == 0)
+		obuf_free(buf);
 }
 
 struct dmab_ofb *dmab_ofb_lock(struct dmab_ofb *fb)
@@ -217,9 +225,11 @@ void dmab_ofb_unlock(struct dmab_ofb *fb)
 	}
 	if (--fb->locks > 0)
 		return;
+	/* A release listener may lock it again, or drop it: freed here, after. */
+	fb->releasing++;
 	wl_signal_emit_mutable(&fb->events.release, fb);
-	/* A release listener may have locked it again. */
-	if (fb->dropped && fb->locks == 0)
+	fb->releasing--;
+	if (fb->dropped && fb->locks == 0 && fb->releasing == 0)
 		fb_free(fb);
 }
 
@@ -228,7 +238,7 @@ void dmab_ofb_drop(struct dmab_ofb *fb)
 	if (!fb || fb->dropped)
 		return;
 	fb->dropped = true;
-	if (fb->locks == 0)
+	if (fb->locks == 0 && fb->releasing == 0)
 		fb_free(fb);
 }
 

@@ -68,6 +68,14 @@ struct dmab_screen *dmab_output_find_screen(struct dmab_output *output, const ch
 	return NULL;
 }
 
+struct dmab_screen *dmab_output_first_screen(struct dmab_output *output)
+{
+	if (wl_list_empty(&output->screens))
+		return NULL;
+	struct dmab_screen *screen = wl_container_of(output->screens.next, screen, link);
+	return screen;
+}
+
 void dmab_backend_init(struct dmab_backend *backend, const struct dmab_backend_impl *impl,
 		const char *name)
 {

@@ -62,6 +62,7 @@ struct dmab_obuf {
 	void *cpu;              /* CPU mapping of size octets, or NULL */
 	bool cpu_writable;
 	bool allocated;         /* made here, not imported */
+	bool dropped;           /* its owner let go: freed with its last framebuffer */
 	unsigned int nfbs;      /* framebuffers made on it */
 	struct wl_list addons;  /* struct dmab_addon.link: backends' state for it */
 	void *impl_data;        /* the allocator's */
@@ -85,6 +86,7 @@ struct dmab_ofb {
 	pixman_image_t *image;
 	bool image_is_copy;
 	unsigned int locks;
+	unsigned int releasing; /* inside events.release */
 	bool dropped;           /* its creator let go: freed at the last unlock */
 	void *data;             /* the user's */
 	struct wl_list addons;  /* struct dmab_addon.link */
@@ -99,6 +101,15 @@ struct dmab_view_content {
 	struct dmab_ofb *fb;    /* NULL: nothing */
 	struct dmab_rect src;   /* in fb */
 	int32_t dx, dy;         /* where src's top-left goes, in the view */
+	uint64_t seq;           /* the user's, handed back in events.present */
+};
+
+/** One layer of a screen: a view's content, placed on the screen. */
+struct dmab_layer {
+	struct dmab_view *view;         /* NULL for a composition target */
+	struct dmab_ofb *fb;
+	struct dmab_rect src;           /* in fb */
+	struct dmab_rect dst;           /* on the screen, same size as src, inside the screen */
 };
 
 /** Where a view is: the screen by name, its position on it, stacking. */
@@ -113,6 +124,7 @@ struct dmab_view_place {
 struct dmab_view_present_event {
 	struct dmab_view *view;
 	struct dmab_ofb *fb;    /* what is on screen now (NULL: nothing) */
+	uint64_t seq;           /* its content's seq */
 	uint64_t when_ns;       /* CLOCK_MONOTONIC */
 	bool shown;             /* false: the view is hidden or has no screen (it completed anyway) */
 };
@@ -205,6 +217,20 @@ int dmab_output_add_backend(struct dmab_output *output, struct dmab_backend *bac
 /** The screen named name, or NULL. */
 struct dmab_screen *dmab_output_find_screen(struct dmab_output *output, const char *name);
 
+/** The first screen announced that is still there, or NULL. */
+struct dmab_screen *dmab_output_first_screen(struct dmab_output *output);
+
+/**
+ * What screen shows now (its views' current content, clipped), bottom to
+ * top, in a malloc'd array (NULL when empty); the framebuffers are not
+ * locked for the caller. 0 or -ENOMEM.
+ */
+int dmab_screen_current_layers(struct dmab_screen *screen, struct dmab_layer **layers,
+		size_t *n);
+
+/** A view's current content as a layer in the view's own coordinates; false if none. */
+bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer);
+
 /* ---- buffers ---- */
 
 /**
@@ -226,8 +252,11 @@ int dmab_obuf_alloc(struct dmab_output *output, struct dmab_screen *screen,
 		uint32_t width, uint32_t height, uint32_t bpp, uint32_t *stride, size_t size,
 		struct dmab_obuf **buf);
 
-/** Free a buffer without framebuffers (-EBUSY otherwise). NULL is a no-op. */
-int dmab_obuf_destroy(struct dmab_obuf *buf);
+/**
+ * Let go of a buffer: freed now, or when its last framebuffer is (a
+ * display may still read one). NULL is a no-op.
+ */
+void dmab_obuf_destroy(struct dmab_obuf *buf);
 
 /* ---- framebuffers ---- */
 

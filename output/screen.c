@@ -176,19 +176,16 @@ static int64_t min64(int64_t a, int64_t b)
  * A view's content as a layer: clipped to the view and to the screen, in
  * 64 bits (positions go to the ends of int32). false when nothing is left.
  */
-static bool layer_of(const struct dmab_screen *screen, struct dmab_view *view,
-		struct dmab_layer *layer)
+static bool clip(struct dmab_view *view, const struct dmab_view_content *c,
+		int64_t vx, int64_t vy, int64_t width, int64_t height, struct dmab_layer *layer)
 {
-	const struct dmab_view_content *c = dmab_view_latest(view);
-	if (!view->place.visible || !c->fb)
+	if (!c->fb)
 		return false;
-	int64_t x0 = (int64_t)view->place.x + c->dx, y0 = (int64_t)view->place.y + c->dy;
-	int64_t left = max64(max64(x0, view->place.x), 0);
-	int64_t top = max64(max64(y0, view->place.y), 0);
-	int64_t right = min64(min64(x0 + c->src.width, (int64_t)view->place.x + view->width),
-		screen->width);
-	int64_t bottom = min64(min64(y0 + c->src.height, (int64_t)view->place.y + view->height),
-		screen->height);
+	int64_t x0 = vx + c->dx, y0 = vy + c->dy;
+	int64_t left = max64(max64(x0, vx), 0);
+	int64_t top = max64(max64(y0, vy), 0);
+	int64_t right = min64(min64(x0 + c->src.width, vx + view->width), width);
+	int64_t bottom = min64(min64(y0 + c->src.height, vy + view->height), height);
 	if (right <= left || bottom <= top)
 		return false;
 	*layer = (struct dmab_layer){
@@ -208,7 +205,20 @@ static bool layer_of(const struct dmab_screen *screen, struct dmab_view *view,
 	return true;
 }
 
-static int build_state(struct dmab_screen *screen, struct dmab_layer **layers, size_t *n)
+static bool layer_of(const struct dmab_screen *screen, struct dmab_view *view,
+		const struct dmab_view_content *c, struct dmab_layer *layer)
+{
+	return view->place.visible && clip(view, c, view->place.x, view->place.y,
+		screen->width, screen->height, layer);
+}
+
+bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer)
+{
+	return clip(view, &view->current, 0, 0, view->width, view->height, layer);
+}
+
+static int build_state(struct dmab_screen *screen, bool current, struct dmab_layer **layers,
+		size_t *n)
 {
 	size_t count = 0, cap = 0;
 	struct dmab_layer *out = NULL;
@@ -220,7 +230,8 @@ static int build_state(struct dmab_screen *screen, struct dmab_layer **layers, s
 			free(out);
 			return -ENOMEM;
 		}
-		if (layer_of(screen, view, &out[count]))
+		if (layer_of(screen, view, current ? &view->current : dmab_view_latest(view),
+				&out[count]))
 			count++;
 	}
 	if (count)
@@ -228,6 +239,12 @@ static int build_state(struct dmab_screen *screen, struct dmab_layer **layers, s
 	*layers = out;
 	*n = count;
 	return 0;
+}
+
+int dmab_screen_current_layers(struct dmab_screen *screen, struct dmab_layer **layers,
+		size_t *n)
+{
+	return build_state(screen, true, layers, n);
 }
 
 static bool same_layers(const struct dmab_screen *screen, const struct dmab_layer *layers,
@@ -345,7 +362,7 @@ static void run_frame(struct dmab_screen *screen)
 		return;
 
 	struct dmab_screen_state state = { 0 };
-	if (build_state(screen, &state.layers, &state.nlayers)) {
+	if (build_state(screen, false, &state.layers, &state.nlayers)) {
 		dmab_log(DMAB_LOG_ERROR, "screen %s: out of memory for a frame", screen->name);
 		dmab_screen_schedule_frame(screen);
 		return;

@@ -74,8 +74,10 @@ void dmab_view_destroy(struct dmab_view *view)
 	wl_signal_emit_mutable(&view->events.destroy, view);
 	wl_list_remove(&view->link);
 	/* Its screen commits without it; the display unlocks what it still shows. */
-	if (view->screen)
+	if (view->screen) {
+		view->screen->dirty = true;
 		dmab_screen_schedule_frame(view->screen);
+	}
 	content_clear(&view->pending);
 	content_clear(&view->queued);
 	content_clear(&view->current);
@@ -89,8 +91,10 @@ void dmab_view_set_place(struct dmab_view *view, const struct dmab_view_place *p
 	view->place.screen[sizeof(view->place.screen) - 1] = '\0';
 	view->screen = dmab_output_find_screen(view->output, view->place.screen);
 	view->place_changed = true;
-	if (old && old != view->screen)
+	if (old && old != view->screen) {
+		old->dirty = true;
 		dmab_screen_schedule_frame(old);
+	}
 	view_changed(view);
 }
 
@@ -180,6 +184,7 @@ void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
 		struct dmab_view_present_event event = {
 			.view = view,
 			.fb = view->current.fb,
+			.seq = view->current.seq,
 			.when_ns = when_ns,
 			.shown = screen && view->screen == screen && view->place.visible,
 		};

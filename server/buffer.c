@@ -142,7 +142,7 @@ static void dbuf_release(struct dmab_dbuf *dbuf)
 		break;
 	case DMAB_IMPORT_BE_ALLOC:
 		/* Grants the guest still maps end when it unmaps (gntdev defers). */
-		dmab_hv_dmabuf_imp_release(server->hv, dbuf->obuf->dmabuf_fd);
+		dmab_hv_dmabuf_imp_release(server->hv, dbuf->obuf->fd);
 		dmab_obuf_destroy(dbuf->obuf);
 		break;
 	}
@@ -152,13 +152,12 @@ static void dbuf_release(struct dmab_dbuf *dbuf)
 static void fb_free(struct dmab_fb *fb)
 {
 	struct dmab_frontend *fe = fb->fe;
-	wl_list_remove(&fb->populate_link);
-	/* Only ever called once no view shows it. */
-	if (dmab_ofb_destroy(fb->ofb))
-		fe_log(fe, DMAB_LOG_ERROR, "fb 0x%" PRIx64 " freed while on screen", fb->cookie);
-	if (fb->shadow) {
-		fe->bytes -= fb->shadow->size;
-		dmab_obuf_destroy(fb->shadow);
+	if (fb->ofb) {
+		/* Only ever called once the display let go of it. */
+		if (fb->ofb->locks)
+			fe_log(fe, DMAB_LOG_ERROR, "fb 0x%" PRIx64 " freed while on screen", fb->cookie);
+		wl_list_remove(&fb->ofb_release.link);
+		dmab_ofb_drop(fb->ofb);
 	}
 	fb->dbuf->nfbs--;
 	wl_list_remove(&fb->link);
@@ -170,16 +169,8 @@ static void fb_free(struct dmab_fb *fb)
 static void fb_unshow(struct dmab_fb *fb)
 {
 	struct dmab_frontend *fe = fb->fe;
-	for (unsigned int i = 0; i < fe->nconns; i++) {
-		struct dmab_connector *conn = fe->conns[i];
-		if (conn->showing == fb || (conn->view && conn->view->has_pending &&
-				conn->view->pending == fb->ofb)) {
-			dmab_oview_show(conn->view, NULL, NULL);
-			conn->showing = NULL;
-		}
-		if (conn->flip_fb == fb)
-			conn->flip_fb = NULL;
-	}
+	for (unsigned int i = 0; i < fe->nconns; i++)
+		dmab_connector_unshow(fe->conns[i], fb);
 }
 
 /* Continue a DBUF_DESTROY once its framebuffers are gone. */
@@ -190,18 +181,54 @@ static void dbuf_continue(struct dmab_dbuf *dbuf)
 	dbuf_release(dbuf);
 }
 
-/* Free a detaching fb once the display let go of it; whether it did. */
+static bool shows_copy_of(const struct dmab_view_content *c, const struct dmab_fb *fb)
+{
+	return c->fb && c->fb->data == fb;
+}
+
+/* Whether a connector copies fb, or shows a copy of it or is about to. */
+static bool copy_on_screen(const struct dmab_fb *fb)
+{
+	const struct dmab_frontend *fe = fb->fe;
+	for (unsigned int i = 0; i < fe->nconns; i++) {
+		const struct dmab_connector *conn = fe->conns[i];
+		const struct dmab_view *view = conn->view;
+		if (conn->copy_src == fb || shows_copy_of(&view->current, fb) ||
+				shows_copy_of(&view->queued, fb) || shows_copy_of(&view->pending, fb))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Free a detaching fb once the display let go of it; whether it did. On
+ * the copy path the display reads shadows, but the guest is answered only
+ * once its frame is off the screen too, as on the others.
+ */
 static bool fb_try_free(struct dmab_fb *fb)
 {
-	if (!fb->detaching || dmab_ofb_busy(fb->ofb))
+	if (!fb->detaching || (fb->ofb ? fb->ofb->locks > 0 : copy_on_screen(fb)))
 		return false;
 	answer(&fb->detach_reply, 0);
 	fb_free(fb);
 	return true;
 }
 
-void dmab_fb_idle(struct dmab_fb *fb)
+void dmab_buffers_presented(struct dmab_frontend *fe)
 {
+	struct dmab_fb *fb, *tmp;
+	wl_list_for_each_safe(fb, tmp, &fe->fbs, link) {
+		if (fb->ofb || !fb->detaching)
+			continue;
+		struct dmab_dbuf *dbuf = fb->dbuf;
+		if (fb_try_free(fb))
+			dbuf_continue(dbuf);
+	}
+}
+
+static void handle_ofb_release(struct wl_listener *listener, void *data)
+{
+	struct dmab_fb *fb = wl_container_of(listener, fb, ofb_release);
 	struct dmab_dbuf *dbuf = fb->dbuf;
 	if (fb_try_free(fb))
 		dbuf_continue(dbuf);
@@ -267,8 +294,9 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 	int ret;
 	if (c->be_alloc) {
 		uint32_t stride = c->stride;
-		ret = dmab_obuf_alloc(server->output, c->width, c->height, c->bpp, &stride,
-			bytes, &dbuf->obuf);
+		/* Scanout memory of the display this connector is on, where it can. */
+		ret = dmab_obuf_alloc(server->output, conn->view->screen, c->width, c->height,
+			c->bpp, &stride, bytes, &dbuf->obuf);
 		if (ret == 0 && stride != c->stride) {
 			/* The guest writes rows at its own stride: a wider one would shear. */
 			dmab_obuf_destroy(dbuf->obuf);
@@ -279,7 +307,7 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 				dmab_strerror(ret));
 			goto err;
 		}
-		ret = dmab_hv_dmabuf_imp_to_refs(server->hv, fe->domid, dbuf->obuf->dmabuf_fd,
+		ret = dmab_hv_dmabuf_imp_to_refs(server->hv, fe->domid, dbuf->obuf->fd,
 			c->num_grefs, refs);
 		if (ret) {
 			fe_log_rl(fe, DMAB_LOG_ERROR, "granting a host buffer: %s", dmab_strerror(ret));
@@ -288,7 +316,7 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 		}
 		if (dmab_fe_pgdir_write(fe, c->gref_directory, c->num_grefs, refs, reason)) {
 			conn_log_rl(conn, DMAB_LOG_WARN, "DBUF_CREATE: %s", reason);
-			dmab_hv_dmabuf_imp_release(server->hv, dbuf->obuf->dmabuf_fd);
+			dmab_hv_dmabuf_imp_release(server->hv, dbuf->obuf->fd);
 			dmab_obuf_destroy(dbuf->obuf);
 			ret = -EINVAL;
 			goto err;
@@ -380,49 +408,32 @@ static int fb_attach(struct dmab_connector *conn, const struct dmab_cmd_fb_attac
 	*fb = (struct dmab_fb){
 		.fe = fe, .cookie = c->fb_cookie, .dbuf = dbuf,
 		.width = c->width, .height = c->height, .fourcc = c->fourcc, .stride = stride,
-		.ready = true,
 	};
-	wl_list_init(&fb->populate_link);
 
-	struct dmab_obuf *on = dbuf->obuf;
-	uint32_t offset = dbuf->geom.data_ofs, on_stride = stride;
 	if (dbuf->import == DMAB_IMPORT_COPY) {
-		/* What the display reads: a host buffer the flips copy into. */
-		on_stride = 4 * (uint32_t)((dmab_row_bytes(c->width, fmt->bpp) + 3) / 4);
-		size_t size = (size_t)on_stride * c->height;
-		if (fe->bytes + size > limits->max_bytes) {
+		/* What the display reads: shadows of the connectors that show it, two each. */
+		uint64_t shadow = 2 * (uint64_t)(4 * ((dmab_row_bytes(c->width, fmt->bpp) + 3) / 4)) *
+			c->height;
+		if (fe->bytes + shadow > limits->max_bytes) {
 			conn_log_rl(conn, DMAB_LOG_WARN, "FB_ATTACH refused: %" PRIu64
 				" octets held", fe->bytes);
 			free(fb);
 			return -XEN_ENOSPC;
 		}
-		ret = dmab_obuf_alloc(server->output, c->width, c->height, fmt->bpp, &on_stride,
-			size, &fb->shadow);
+	} else {
+		ret = dmab_ofb_create(dbuf->obuf, c->width, c->height, c->fourcc,
+			dbuf->geom.data_ofs, stride, &fb->ofb);
 		if (ret) {
 			free(fb);
 			return dmab_xen_status(ret);
 		}
-		fe->bytes += fb->shadow->size;
-		on = fb->shadow;
-		offset = 0;
-	}
-	ret = dmab_ofb_create(on, c->width, c->height, c->fourcc, offset, on_stride, fb, &fb->ofb);
-	if (ret) {
-		if (fb->shadow) {
-			fe->bytes -= fb->shadow->size;
-			dmab_obuf_destroy(fb->shadow);
-		}
-		free(fb);
-		return dmab_xen_status(ret);
+		fb->ofb->data = fb;
+		fb->ofb_release.notify = handle_ofb_release;
+		wl_signal_add(&fb->ofb->events.release, &fb->ofb_release);
 	}
 	wl_list_insert(fe->fbs.prev, &fb->link);
 	fe->nfbs++;
 	dbuf->nfbs++;
-	if (fb->shadow) {
-		fb->ready = false;
-		wl_list_insert(server->populating.prev, &fb->populate_link);
-		dmab_server_wake(server);
-	}
 	return 0;
 }
 
@@ -467,65 +478,21 @@ int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd)
 	return -XEN_EINVAL;
 }
 
-/* The octets of the guest's mapping a framebuffer reads, from its first page. */
-static void source_span(const struct dmab_fb *fb, size_t *start, size_t *len)
+size_t dmab_fb_copy(const struct dmab_fb *fb, struct dmab_ofb *dst, uint32_t *row,
+		uint32_t count)
 {
+	const struct dmab_dbuf *dbuf = fb->dbuf;
 	const struct dmab_format *fmt = dmab_format_lookup(fb->fourcc);
-	size_t first = fb->dbuf->geom.data_ofs & ~(size_t)(DMAB_XEN_PAGE_SIZE - 1);
-	size_t end = fb->dbuf->geom.data_ofs + (size_t)fb->stride * (fb->height - 1) +
-		dmab_row_bytes(fb->width, fmt->bpp);
-	*start = first;
-	*len = end - first;
-}
-
-bool dmab_buffers_populate(struct dmab_server *server, size_t budget)
-{
-	while (budget && !wl_list_empty(&server->populating)) {
-		struct dmab_fb *fb = wl_container_of(server->populating.next, fb, populate_link);
-		size_t src_start, src_len;
-		source_span(fb, &src_start, &src_len);
-		size_t dst_len = fb->shadow->size;
-		const volatile uint8_t *src = (const uint8_t *)fb->dbuf->map + src_start;
-		volatile uint8_t *dst = fb->shadow->cpu;
-
-		/* One touch a page: the guest's pages read, the shadow's written. */
-		while (budget && fb->populated < src_len + dst_len) {
-			size_t at = fb->populated;
-			if (at < src_len)
-				(void)src[at];
-			else
-				dst[at - src_len] = 0;
-			fb->populated = at + DMAB_XEN_PAGE_SIZE;
-			if (at < src_len && fb->populated > src_len)
-				fb->populated = src_len;
-			budget = budget > DMAB_XEN_PAGE_SIZE ? budget - DMAB_XEN_PAGE_SIZE : 0;
-		}
-		if (fb->populated < src_len + dst_len)
-			break;
-		fb->ready = true;
-		wl_list_remove(&fb->populate_link);
-		wl_list_init(&fb->populate_link);
-	}
-	return !wl_list_empty(&server->populating);
-}
-
-bool dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats)
-{
-	struct dmab_dbuf *dbuf = fb->dbuf;
-	if (dbuf->import != DMAB_IMPORT_COPY)
-		return true;
-	if (!fb->ready)
-		return false;
-	const struct dmab_format *fmt = dmab_format_lookup(fb->fourcc);
-	size_t row = dmab_row_bytes(fb->width, fmt->bpp);
+	size_t len = dmab_row_bytes(fb->width, fmt->bpp);
 	const uint8_t *src = (const uint8_t *)dbuf->map + dbuf->geom.data_ofs;
-	uint8_t *dst = fb->shadow->cpu;
-	uint32_t dst_stride = fb->ofb->stride;
+	uint8_t *out = (uint8_t *)dst->buffer->cpu + dst->offset;
+	uint32_t end = fb->height - *row < count ? fb->height : *row + count;
 	/* dmab_fb_check() proved every row inside the mapping. */
-	for (uint32_t y = 0; y < fb->height; y++)
-		memcpy(dst + (size_t)y * dst_stride, src + (size_t)y * fb->stride, row);
-	stats->bytes_copied += row * fb->height;
-	return true;
+	for (uint32_t y = *row; y < end; y++)
+		memcpy(out + (size_t)y * dst->stride, src + (size_t)y * fb->stride, len);
+	size_t copied = len * (end - *row);
+	*row = end;
+	return copied;
 }
 
 void dmab_buffers_forget_connector(struct dmab_frontend *fe, struct dmab_connector *conn)

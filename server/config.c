@@ -21,7 +21,7 @@ void dmab_config_defaults(struct dmab_config *config)
 	config->hv = DMAB_HV_KIND_SIM;
 	config->log_level = DMAB_LOG_INFO;
 	snprintf(config->output, sizeof(config->output), "headless");
-	config->screens[0] = (struct dmab_screen){ "main", 1920, 1080, 60000 };
+	config->screens[0] = (struct dmab_headless_screen_config){ "main", 1920, 1080, 60000, 0 };
 	config->nscreens = 1;
 	config->limits = (struct dmab_config_limits){
 		.max_buffers = 32,
@@ -153,7 +153,7 @@ static bool limits_key(struct dmab_config_limits *l, const char *name, const cha
 	return false;
 }
 
-static bool screen_key(struct dmab_screen *s, const char *name, const char *value)
+static bool screen_key(struct dmab_headless_screen_config *s, const char *name, const char *value)
 {
 	uint64_t v;
 	if (!strcmp(name, "width") || !strcmp(name, "height")) {
@@ -166,6 +166,12 @@ static bool screen_key(struct dmab_screen *s, const char *name, const char *valu
 		if (!parse_u64(value, 240, &v) || v == 0)
 			return false;
 		s->refresh_mhz = (uint32_t)v * 1000;
+		return true;
+	}
+	if (!strcmp(name, "planes")) {
+		if (!parse_u64(value, 64, &v))
+			return false;
+		s->planes = (uint32_t)v;
 		return true;
 	}
 	return false;
@@ -217,7 +223,7 @@ static bool place_key(struct dmab_config_place *p, const char *name, const char 
 	return false;
 }
 
-static struct dmab_screen *screen_named(struct parse *p, const char *name)
+static struct dmab_headless_screen_config *screen_named(struct parse *p, const char *name)
 {
 	struct dmab_config *c = p->config;
 	if (!p->screens_from_file) {
@@ -232,8 +238,8 @@ static struct dmab_screen *screen_named(struct parse *p, const char *name)
 	if (c->nscreens == DMAB_MAX_SCREENS || !name[0] ||
 			strlen(name) >= sizeof(c->screens[0].name))
 		return NULL;
-	struct dmab_screen *s = &c->screens[c->nscreens++];
-	*s = (struct dmab_screen){ .width = 1920, .height = 1080, .refresh_mhz = 60000 };
+	struct dmab_headless_screen_config *s = &c->screens[c->nscreens++];
+	*s = (struct dmab_headless_screen_config){ .width = 1920, .height = 1080, .refresh_mhz = 60000 };
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	return s;
 }
@@ -282,7 +288,7 @@ static int handle_ini(void *user, const char *section, const char *name,
 	} else if (!strcmp(section, "limits")) {
 		ok = limits_key(&c->limits, name, value);
 	} else if (!strncmp(section, "screen.", 7)) {
-		struct dmab_screen *s = screen_named(p, section + 7);
+		struct dmab_headless_screen_config *s = screen_named(p, section + 7);
 		ok = s && screen_key(s, name, value);
 	} else if (!strncmp(section, "connector.", 10)) {
 		struct dmab_config_place *pl = place_for(p, section + 10);

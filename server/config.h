@@ -10,9 +10,10 @@
 #include <stdint.h>
 
 #include "common/log.h"
-#include "server/output.h"
+#include "output/headless/headless.h"
 
 #define DMAB_CONFIG_MAX_PLACES 64
+#define DMAB_MAX_SCREENS 8
 
 enum dmab_hv_kind {
 	DMAB_HV_KIND_SIM,
@@ -62,7 +63,7 @@ struct dmab_config {
 	char control_socket[108];       /* "" for the default */
 	enum dmab_log_level log_level;
 	char output[16];                /* "headless" */
-	struct dmab_screen screens[DMAB_MAX_SCREENS];
+	struct dmab_headless_screen_config screens[DMAB_MAX_SCREENS];
 	unsigned int nscreens;
 	struct dmab_config_limits limits;
 	uint32_t release_timeout_ms;    /* waiting for a display to let go of a guest buffer */
@@ -76,7 +77,7 @@ struct dmab_config_cli {
 	enum dmab_hv_kind hv;
 	char sim_socket[108];           /* "" when not given */
 	char control_socket[108];
-	struct dmab_screen screens[DMAB_MAX_SCREENS];
+	struct dmab_headless_screen_config screens[DMAB_MAX_SCREENS];
 	unsigned int nscreens;          /* 0 when not given */
 	bool log_level_set;
 	enum dmab_log_level log_level;

@@ -50,15 +50,192 @@ static bool take_token(struct dmab_frontend *fe)
 	return true;
 }
 
-static int set_config(struct dmab_connector *conn, const struct dmab_cmd_set_config *sc)
+/* ---- what the connector shows ---- */
+
+/* The guest hears of every flip, in order, once its frame or a later one is on screen. */
+static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t when_ns)
 {
-	if (sc->fb_cookie == 0) {
-		if (conn->showing)
-			dmab_oview_show(conn->view, NULL, NULL);
-		conn->showing = NULL;
-		conn->flip_fb = NULL;
+	struct dmab_frontend *fe = conn->fe;
+	uint64_t requested_ns = 0;
+	unsigned int n = 0;
+	while (n < conn->nflips && conn->flips[n].seq <= upto) {
+		const struct dmab_flip *flip = &conn->flips[n++];
+		requested_ns = flip->requested_ns;
+		if (fe->failed)
+			continue;
+		int ret = dmab_evt_ring_push_pg_flip(&conn->evt, flip->cookie);
+		if (ret == -ENOSPC) {
+			conn->stats.events_dropped++;
+			conn_log_rl(conn, DMAB_LOG_WARN, "event page full: the guest does not consume "
+				"events (%" PRIu64 " dropped)", conn->stats.events_dropped);
+		} else if (ret) {
+			dmab_frontend_fail(fe, "its event page's consumer index is impossible");
+		} else {
+			dmab_hv_evtchn_notify(conn->evt_chn);
+		}
+	}
+	memmove(conn->flips, conn->flips + n, (conn->nflips - n) * sizeof(conn->flips[0]));
+	conn->nflips -= n;
+	/* Frames are flips shown; a SET_CONFIG shown is not one. */
+	if (n)
+		dmab_stats_frame(&conn->stats, requested_ns, when_ns);
+}
+
+static void copy_start(struct dmab_connector *conn);
+
+static void handle_view_present(struct wl_listener *listener, void *data)
+{
+	struct dmab_connector *conn = wl_container_of(listener, conn, view_present);
+	const struct dmab_view_present_event *event = data;
+	report_flips(conn, event->seq, event->when_ns);
+	copy_start(conn);
+	dmab_buffers_presented(conn->fe);
+}
+
+/* Where the connector's copy-path shadows come from, for framebuffers like fb. */
+static int shadows_for(struct dmab_connector *conn, const struct dmab_fb *fb)
+{
+	struct dmab_server *server = conn->fe->server;
+	if (conn->shadows && dmab_swapchain_fits(conn->shadows, fb->width, fb->height, fb->fourcc))
+		return 0;
+	/* One on screen, one queued or attached, one being copied into. */
+	struct dmab_swapchain *sc = dmab_swapchain_create(server->output, conn->view->screen,
+		fb->width, fb->height, fb->fourcc, 3);
+	if (!sc)
+		return -ENOMEM;
+	/* Shadows on screen or queued stay until the display lets go of them. */
+	dmab_swapchain_destroy(conn->shadows);
+	conn->shadows = sc;
+	return 0;
+}
+
+static struct dmab_rect shown_part(const struct dmab_connector *conn, const struct dmab_fb *fb)
+{
+	const struct dmab_rect *r = &conn->show_rect;
+	return (struct dmab_rect){ 0, 0, r->width < fb->width ? r->width : fb->width,
+		r->height < fb->height ? r->height : fb->height };
+}
+
+/* Octets a copy worker copies before another job gets a turn. */
+#define COPY_SLICE (512u << 10)
+
+static bool copy_run(struct dmab_copy_job *job)
+{
+	struct dmab_connector *conn = wl_container_of(job, conn, copy_job);
+	const struct dmab_fb *fb = conn->copy_src;
+	uint32_t pitch = conn->copy_dst->stride;
+	uint32_t rows = pitch < COPY_SLICE ? COPY_SLICE / pitch : 1;
+	conn->copy_bytes += dmab_fb_copy(fb, conn->copy_dst, &conn->copy_row, rows);
+	return conn->copy_row == fb->height;
+}
+
+static void copy_done(struct dmab_copy_job *job)
+{
+	struct dmab_connector *conn = wl_container_of(job, conn, copy_job);
+	struct dmab_fb *fb = conn->copy_src;
+	struct dmab_ofb *shadow = conn->copy_dst;
+	conn->copy_src = NULL;
+	conn->copy_dst = NULL;
+	conn->stats.bytes_copied += conn->copy_bytes;
+	/* Content attached directly since (nothing, a zero-copy frame) is newer. */
+	if (conn->copy_job_seq > conn->direct_seq) {
+		/* Whose frame the shadow holds: its FB_DETACH waits until it is off the screen. */
+		shadow->data = fb;
+		struct dmab_view_content content = {
+			.fb = shadow,
+			.src = shown_part(conn, fb),
+			.dx = conn->show_rect.x, .dy = conn->show_rect.y,
+			.seq = conn->copy_job_seq,
+		};
+		dmab_view_attach(conn->view, &content);
+		conn->copy_attached = conn->copy_job_seq;
+	}
+	dmab_ofb_unlock(shadow);
+	/* A newer frame waits until the screen took this one. */
+	copy_start(conn);
+	dmab_buffers_presented(conn->fe);
+}
+
+/*
+ * Start copying the newest frame asked for, on a worker: at once, unless
+ * the last copy still waits for the screen to take it (one copy a refresh).
+ */
+static void copy_start(struct dmab_connector *conn)
+{
+	struct dmab_server *server = conn->fe->server;
+	struct dmab_fb *fb = conn->copy_fb;
+	const struct dmab_view *view = conn->view;
+	if (!fb || conn->copy_src || (view->has_pending && view->pending.seq == conn->copy_attached))
+		return;
+	struct dmab_ofb *shadow = dmab_swapchain_acquire(conn->shadows);
+	conn->copy_fb = NULL;
+	if (!shadow) {
+		conn_log_rl(conn, DMAB_LOG_ERROR, "no shadow buffer to copy a frame into");
+		report_flips(conn, conn->copy_seq, dmab_now_ns());
+		return;
+	}
+	conn->copy_src = fb;
+	conn->copy_dst = shadow;
+	conn->copy_job_seq = conn->copy_seq;
+	conn->copy_row = 0;
+	conn->copy_bytes = 0;
+	conn->copy_job.run = copy_run;
+	conn->copy_job.done = copy_done;
+	dmab_copier_submit(server->copier, &conn->copy_job);
+}
+
+/* Show fb (NULL: nothing) from the next frame on; flip_cookie != 0 for a PG_FLIP. */
+static int show(struct dmab_connector *conn, struct dmab_fb *fb, uint64_t flip_cookie)
+{
+	if (fb && fb->dbuf->import == DMAB_IMPORT_COPY) {
+		int ret = shadows_for(conn, fb);
+		if (ret)
+			return ret;
+	}
+	conn->seq++;
+	if (flip_cookie) {
+		if (conn->nflips == DMAB_CONN_FLIPS) {
+			/* A guest that flips without waiting: the oldest is over. */
+			report_flips(conn, conn->flips[0].seq, dmab_now_ns());
+		}
+		conn->flips[conn->nflips++] = (struct dmab_flip){
+			.seq = conn->seq, .cookie = flip_cookie, .requested_ns = dmab_now_ns(),
+		};
+	}
+	conn->showing = fb;
+	if (fb && fb->dbuf->import == DMAB_IMPORT_COPY) {
+		/* Copied from the next frame on: once per refresh, never into what is on screen. */
+		conn->copy_fb = fb;
+		conn->copy_seq = conn->seq;
+		copy_start(conn);
 		return 0;
 	}
+	conn->copy_fb = NULL;
+	conn->direct_seq = conn->seq;
+	struct dmab_view_content content = { .seq = conn->seq };
+	if (fb) {
+		content.fb = fb->ofb;
+		content.src = shown_part(conn, fb);
+		content.dx = conn->show_rect.x;
+		content.dy = conn->show_rect.y;
+	}
+	dmab_view_attach(conn->view, &content);
+	return 0;
+}
+
+void dmab_connector_unshow(struct dmab_connector *conn, struct dmab_fb *fb)
+{
+	const struct dmab_view_content *latest = dmab_view_latest(conn->view);
+	if (conn->showing == fb || conn->copy_fb == fb || (fb->ofb && latest->fb == fb->ofb)) {
+		show(conn, NULL, 0);
+		conn->showing = NULL;
+	}
+}
+
+static int set_config(struct dmab_connector *conn, const struct dmab_cmd_set_config *sc)
+{
+	if (sc->fb_cookie == 0)
+		return dmab_xen_status(show(conn, NULL, 0));
 	struct dmab_fb *fb = dmab_fb_find(conn->fe, sc->fb_cookie);
 	if (!fb) {
 		conn_log_rl(conn, DMAB_LOG_WARN, "SET_CONFIG of unknown fb 0x%" PRIx64, sc->fb_cookie);
@@ -72,12 +249,13 @@ static int set_config(struct dmab_connector *conn, const struct dmab_cmd_set_con
 			fb->cookie, fb->width, fb->height, fmt->name);
 		return -XEN_EINVAL;
 	}
-	struct dmab_rect dst = { sc->x, sc->y, sc->width, sc->height };
-	int ret = dmab_oview_show(conn->view, fb->ofb, &dst);
+	/* protocol/ bounded x, y, width and height by the connector's size. */
+	struct dmab_rect old = conn->show_rect;
+	conn->show_rect = (struct dmab_rect){ (int32_t)sc->x, (int32_t)sc->y, sc->width, sc->height };
+	int ret = show(conn, fb, 0);
 	if (ret)
-		return dmab_xen_status(ret);
-	conn->showing = fb;
-	return 0;
+		conn->show_rect = old;
+	return dmab_xen_status(ret);
 }
 
 static int pg_flip(struct dmab_connector *conn, uint64_t cookie)
@@ -92,13 +270,10 @@ static int pg_flip(struct dmab_connector *conn, uint64_t cookie)
 		conn_log_rl(conn, DMAB_LOG_WARN, "PG_FLIP while the connector is off");
 		return -XEN_EINVAL;
 	}
-	int ret = dmab_oview_flip(conn->view, fb->ofb);
+	int ret = show(conn, fb, cookie);
 	if (ret)
 		return dmab_xen_status(ret);
 	conn->stats.flips++;
-	conn->showing = fb;
-	conn->flip_fb = fb;
-	conn->flip_ns = dmab_now_ns();
 	return 0;
 }
 
@@ -216,29 +391,6 @@ static void handle_evt_event(void *data)
 	/* The event channel carries nothing from the frontend to us. */
 }
 
-void dmab_connector_presented(struct dmab_connector *conn, struct dmab_fb *fb,
-		uint64_t when_ns)
-{
-	struct dmab_frontend *fe = conn->fe;
-	if (fe->failed)
-		return;
-	dmab_stats_frame(&conn->stats, fb == conn->flip_fb ? conn->flip_ns : 0, when_ns);
-	if (fb == conn->flip_fb)
-		conn->flip_fb = NULL;
-	int ret = dmab_evt_ring_push_pg_flip(&conn->evt, fb->cookie);
-	if (ret == -ENOSPC) {
-		conn->stats.events_dropped++;
-		conn_log_rl(conn, DMAB_LOG_WARN, "event page full: the guest does not consume "
-			"events (%" PRIu64 " dropped)", conn->stats.events_dropped);
-		return;
-	}
-	if (ret) {
-		dmab_frontend_fail(fe, "its event page's consumer index is impossible");
-		return;
-	}
-	dmab_hv_evtchn_notify(conn->evt_chn);
-}
-
 int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		const struct dmab_xs_connector_transport *transport,
 		struct dmab_connector **out)
@@ -275,11 +427,14 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		goto err;
 
 	dmab_layout_assign(server, conn);
-	uint32_t hz = dmab_edid_refresh_hz(conn->width, conn->height);
-	ret = dmab_oview_create(server->output, conn->width, conn->height,
-		(hz ? hz : 60) * 1000, &conn->place, conn, &conn->view);
-	if (ret)
+	conn->view = dmab_view_create(server->output, conn->width, conn->height, &conn->place);
+	if (!conn->view) {
+		ret = -ENOMEM;
 		goto err;
+	}
+	conn->view->data = conn;
+	conn->view_present.notify = handle_view_present;
+	wl_signal_add(&conn->view->events.present, &conn->view_present);
 	*out = conn;
 	/* Requests sent before we bound the channel have no notification. */
 	dmab_server_schedule(server, &conn->busy_link, &conn->busy);
@@ -293,9 +448,17 @@ void dmab_connector_destroy(struct dmab_connector *conn)
 {
 	if (!conn)
 		return;
-	struct dmab_hv *hv = conn->fe->server->hv;
-	dmab_layout_release(conn->fe->server, conn);
-	dmab_oview_destroy(conn->view);
+	struct dmab_server *server = conn->fe->server;
+	struct dmab_hv *hv = server->hv;
+	/* A copy under way reads the guest's pages: it ends before they go. */
+	dmab_copier_cancel(server->copier, &conn->copy_job);
+	dmab_ofb_unlock(conn->copy_dst);
+	dmab_layout_release(server, conn);
+	if (conn->view) {
+		wl_list_remove(&conn->view_present.link);
+		dmab_view_destroy(conn->view);
+	}
+	dmab_swapchain_destroy(conn->shadows);
 	if (conn->busy)
 		wl_list_remove(&conn->busy_link);
 	dmab_hv_evtchn_close(conn->req_chn);

@@ -14,6 +14,8 @@
 #include "common/paths.h"
 #include "server/control.h"
 #include "server/frontend.h"
+#include "output/backend.h"
+#include "output/compose.h"
 #include "server/pixels.h"
 #include "server/server.h"
 
@@ -79,11 +81,10 @@ static struct dmab_connector *find_connector(struct dmab_server *server, const c
 }
 
 static json_object *placement_json(const struct dmab_server *server,
-		const struct dmab_placement *p)
+		const struct dmab_view_place *p)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "screen",
-		json_object_new_string(server->output->screens[p->screen].name));
+	json_object_object_add(o, "screen", json_object_new_string(p->screen));
 	json_object_object_add(o, "x", json_object_new_int(p->x));
 	json_object_object_add(o, "y", json_object_new_int(p->y));
 	json_object_object_add(o, "z", json_object_new_int(p->z));
@@ -100,10 +101,16 @@ static json_object *cmd_status(struct dmab_server *server)
 		(double)(dmab_now_ns() - server->started_ns) / 1e9));
 
 	json_object *out = json_object_new_object();
-	json_object_object_add(out, "type", json_object_new_string(server->output->impl->type));
+	json_object *types = json_object_new_array();
+	struct dmab_backend *backend;
+	wl_list_for_each(backend, &server->output->backends, link)
+		json_object_array_add(types, json_object_new_string(backend->impl->type));
+	json_object_object_add(out, "type", json_object_array_length(types) == 1 ?
+		json_object_get(json_object_array_get_idx(types, 0)) : json_object_get(types));
+	json_object_put(types);
 	json_object *screens = json_object_new_array();
-	for (unsigned int i = 0; i < server->output->nscreens; i++) {
-		const struct dmab_screen *s = &server->output->screens[i];
+	struct dmab_screen *s;
+	wl_list_for_each(s, &server->output->screens, link) {
 		json_object *so = json_object_new_object();
 		json_object_object_add(so, "name", json_object_new_string(s->name));
 		json_object_object_add(so, "width", json_object_new_int64(s->width));
@@ -132,7 +139,7 @@ static json_object *cmd_status(struct dmab_server *server)
 			json_object_object_add(co, "width", json_object_new_int64(c->width));
 			json_object_object_add(co, "height", json_object_new_int64(c->height));
 			json_object_object_add(co, "enabled", json_object_new_boolean(c->showing != NULL));
-			json_object_object_add(co, "place", placement_json(server, &c->view->place));
+			json_object_object_add(co, "place", placement_json(server, &c->place));
 			json_object_array_add(conns, co);
 		}
 		json_object_object_add(g, "connectors", conns);
@@ -238,13 +245,16 @@ static json_object *cmd_screenshot(struct client *client, json_object *req)
 	} else if (json_object_object_get_ex(req, "target", &v)) {
 		/* A screen name, else a connector. */
 		const char *t = json_object_get_string(v);
-		if (dmab_output_find_screen(server->output, t) >= 0)
+		if (dmab_output_find_screen(server->output, t))
 			screen_name = t;
 		else
 			connector = t;
 		screen_or_connector = true;
+	} else if (dmab_output_first_screen(server->output)) {
+		screen_name = dmab_output_first_screen(server->output)->name;
 	} else {
-		screen_name = server->output->screens[0].name;
+		r = error("no screen");
+		goto out;
 	}
 
 	if (connector) {
@@ -254,22 +264,37 @@ static json_object *cmd_screenshot(struct client *client, json_object *req)
 				", and no screen of that name" : "");
 			goto out;
 		}
-		img = dmab_oview_snapshot(c->view);
-		if (!img) {
+		struct dmab_layer layer;
+		bool has = dmab_view_current_layer(c->view, &layer);
+		img = pixman_image_create_bits(PIXMAN_a8r8g8b8, (int)c->width, (int)c->height,
+			NULL, 0);
+		pixman_image_t *src = has ? dmab_ofb_read_image(layer.fb) : NULL;
+		if (!img || (has && !src)) {
 			r = error("connector %s shows a buffer without CPU access", connector);
 			goto out;
 		}
+		/* The connector's own pixels, alpha too, black where it shows nothing. */
+		dmab_compose(img, NULL, 0, true);
+		if (src)
+			pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, img, layer.src.x, layer.src.y,
+				0, 0, layer.dst.x, layer.dst.y, (int32_t)layer.dst.width,
+				(int32_t)layer.dst.height);
 	} else {
-		int screen = dmab_output_find_screen(server->output, screen_name);
-		if (screen < 0) {
+		struct dmab_screen *screen = dmab_output_find_screen(server->output, screen_name);
+		if (!screen) {
 			r = error("no screen %s", screen_name);
 			goto out;
 		}
-		img = dmab_output_snapshot(server->output, (unsigned int)screen);
-		if (!img) {
+		struct dmab_layer *layers;
+		size_t n;
+		img = pixman_image_create_bits(PIXMAN_a8r8g8b8, (int)screen->width,
+			(int)screen->height, NULL, 0);
+		if (!img || dmab_screen_current_layers(screen, &layers, &n)) {
 			r = error("cannot compose screen %s", screen_name);
 			goto out;
 		}
+		dmab_compose(img, layers, n, true);
+		free(layers);
 	}
 	int ret = dmab_png_write(fd, img);
 	if (ret) {
@@ -294,12 +319,12 @@ static json_object *cmd_layout(struct dmab_server *server, json_object *req)
 	struct dmab_connector *c = find_connector(server, json_object_get_string(v));
 	if (!c)
 		return error("no connector %s", json_object_get_string(v));
-	struct dmab_placement p = c->view->place;
+	struct dmab_view_place p = c->place;
 	if (json_object_object_get_ex(req, "screen", &v)) {
-		int screen = dmab_output_find_screen(server->output, json_object_get_string(v));
-		if (screen < 0)
-			return error("no screen %s", json_object_get_string(v));
-		p.screen = (unsigned int)screen;
+		const char *name = json_object_get_string(v);
+		if (!dmab_output_find_screen(server->output, name))
+			return error("no screen %s", name);
+		snprintf(p.screen, sizeof(p.screen), "%s", name);
 	}
 	if (json_object_object_get_ex(req, "x", &v))
 		p.x = json_object_get_int(v);
@@ -310,7 +335,7 @@ static json_object *cmd_layout(struct dmab_server *server, json_object *req)
 	if (json_object_object_get_ex(req, "visible", &v))
 		p.visible = json_object_get_boolean(v);
 	c->place = p;
-	dmab_oview_place(c->view, &p);
+	dmab_view_set_place(c->view, &p);
 	json_object *r = json_object_new_object();
 	json_object_object_add(r, "place", placement_json(server, &p));
 	return r;

@@ -18,7 +18,9 @@
 #include "protocol/ring.h"
 #include "protocol/xenstore.h"
 #include "server/config.h"
-#include "server/output.h"
+#include "server/copier.h"
+#include "output/output.h"
+#include "output/swapchain.h"
 #include "server/stats.h"
 
 struct dmab_server;
@@ -63,18 +65,24 @@ struct dmab_fb {
 	uint64_t cookie;
 	struct dmab_dbuf *dbuf;
 	uint32_t width, height, fourcc, stride;
-	struct dmab_obuf *shadow;       /* copy: what the display reads */
 	/*
-	 * copy: the shadow's and the guest's pages are faulted in ahead of the
-	 * first copy, a slice per loop iteration, so that no copy stalls the
-	 * loop; until then the display waits for this framebuffer.
+	 * zero copy and be-alloc: the framebuffer the display reads, with a
+	 * listener for it going idle. The copy path has none: each flip is
+	 * copied into a shadow of the connector that shows it.
 	 */
-	struct wl_list populate_link;   /* dmab_server.populating */
-	size_t populated;               /* rows done */
-	bool ready;
 	struct dmab_ofb *ofb;
+	struct wl_listener ofb_release;
 	bool detaching;
 	struct dmab_deferred detach_reply;
+};
+
+/* Flips whose PG_FLIP event is due when their frame (or a later one) is on screen. */
+#define DMAB_CONN_FLIPS 8
+
+struct dmab_flip {
+	uint64_t seq;
+	uint64_t cookie;
+	uint64_t requested_ns;
 };
 
 struct dmab_connector {
@@ -86,12 +94,31 @@ struct dmab_connector {
 	struct dmab_req_ring req;
 	struct dmab_evt_ring evt;
 	struct dmab_hv_evtchn *req_chn, *evt_chn;
-	struct dmab_oview *view;
-	struct dmab_placement place;
+	struct dmab_view *view;
+	struct wl_listener view_present;
+	struct dmab_view_place place;
 	char place_label[DMAB_CONFIG_LABEL_MAX + 1]; /* the configured place it holds, or "" */
 	struct dmab_fb *showing;        /* what SET_CONFIG enabled, NULL when off */
-	struct dmab_fb *flip_fb;        /* the flip waiting for the screen */
-	uint64_t flip_ns;               /* when it was asked for */
+	struct dmab_rect show_rect;     /* SET_CONFIG: the framebuffer's top-left part, and where in the connector */
+	/*
+	 * copy: the newest framebuffer to copy, the copy under way
+	 * on a worker (from copy_src into copy_dst), and the shadows.
+	 */
+	struct dmab_fb *copy_fb;
+	uint64_t copy_seq;
+	struct dmab_copy_job copy_job;
+	struct dmab_fb *copy_src;
+	struct dmab_ofb *copy_dst;
+	uint64_t copy_job_seq;
+	uint32_t copy_row;              /* the next row the worker copies */
+	uint64_t copy_attached;         /* seq of the last copy attached to the view */
+	size_t copy_bytes;
+	uint64_t direct_seq;            /* the last content attached without a copy */
+	struct dmab_swapchain *shadows;
+	/* flips waiting for the screen, oldest first */
+	uint64_t seq;                   /* of the last content attached */
+	struct dmab_flip flips[DMAB_CONN_FLIPS];
+	unsigned int nflips;
 	struct wl_list busy_link;       /* dmab_server.busy, while busy */
 	bool busy;                      /* requests wait for a turn */
 	struct dmab_stats stats;
@@ -170,24 +197,25 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 void dmab_connector_destroy(struct dmab_connector *conn);
 void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op,
 		int32_t status, uint32_t edid_sz);
-void dmab_connector_presented(struct dmab_connector *conn, struct dmab_fb *fb,
-		uint64_t when_ns);
+/** Take fb off the connector if it shows it or is about to (FB_DETACH, DBUF_DESTROY). */
+void dmab_connector_unshow(struct dmab_connector *conn, struct dmab_fb *fb);
 
 /* buffer.c */
 
 /** Handle a buffer request; returns a status, or 1 when the answer is deferred. */
 int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd);
 struct dmab_fb *dmab_fb_find(struct dmab_frontend *fe, uint64_t cookie);
-/** The display no longer reads ofb. */
-void dmab_fb_idle(struct dmab_fb *fb);
 /**
- * Copy path: bring fb's shadow up to date with the guest's pages (when the
- * display latches it). false while its pages are not faulted in yet.
+ * Copy path: copy rows [*row, *row + count) of fb's pixels from the
+ * guest's pages into dst (a framebuffer of fb's size and format), at most
+ * to the last row; advances *row. The octets copied. Safe on a copy
+ * worker while fb and dst are kept.
  */
-bool dmab_fb_refresh(struct dmab_fb *fb, struct dmab_stats *stats);
+size_t dmab_fb_copy(const struct dmab_fb *fb, struct dmab_ofb *dst, uint32_t *row,
+		uint32_t count);
 
-/** Fault in about budget octets of framebuffers waiting for it; whether work remains. */
-bool dmab_buffers_populate(struct dmab_server *server, size_t budget);
+/** A copy finished or a frame was presented: copy-path framebuffers may be free now. */
+void dmab_buffers_presented(struct dmab_frontend *fe);
 /** Release every buffer and framebuffer (connectors are gone already). */
 void dmab_buffers_release_all(struct dmab_frontend *fe);
 /** The frontend goes: buffers still being released answer nobody. */

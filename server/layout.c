@@ -54,13 +54,13 @@ static const struct dmab_config_place *choose(struct dmab_server *server,
 
 /* To the right of what the screen shows, in 64 bits: positions go up to INT32_MAX. */
 static int32_t right_of_others(struct dmab_server *server, const struct dmab_connector *conn,
-		unsigned int screen)
+		const char *screen)
 {
 	int64_t x = 0;
 	struct dmab_frontend *fe;
 	struct dmab_connector *other;
 	for_each_connector(server, fe, i, other) {
-		if (other == conn || !other->view || other->place.screen != screen)
+		if (other == conn || !other->view || strcmp(other->place.screen, screen))
 			continue;
 		int64_t right = (int64_t)other->place.x + other->width;
 		if (right > x)
@@ -72,12 +72,15 @@ static int32_t right_of_others(struct dmab_server *server, const struct dmab_con
 static void place_at(struct dmab_server *server, struct dmab_connector *conn,
 		const struct dmab_config_place *cp)
 {
-	struct dmab_placement *place = &conn->place;
-	*place = (struct dmab_placement){ .visible = true };
+	struct dmab_view_place *place = &conn->place;
+	*place = (struct dmab_view_place){ .visible = true };
 	snprintf(conn->place_label, sizeof(conn->place_label), "%s", cp ? cp->label : "");
+	/* The first screen unless the place names another. */
+	struct dmab_screen *screen = dmab_output_first_screen(server->output);
+	const char *first = screen ? screen->name : server->config.screens[0].name;
+	snprintf(place->screen, sizeof(place->screen), "%s",
+		cp && cp->screen[0] ? cp->screen : first);
 	if (cp) {
-		int screen = cp->screen[0] ? dmab_output_find_screen(server->output, cp->screen) : 0;
-		place->screen = screen < 0 ? 0 : (unsigned int)screen;
 		place->z = cp->z;
 		place->visible = cp->visible;
 		if (cp->has_position) {
@@ -141,7 +144,7 @@ void dmab_layout_release(struct dmab_server *server, struct dmab_connector *conn
 				!matches(cp, waiting))
 			continue;
 		place_at(server, waiting, cp);
-		dmab_oview_place(waiting->view, &waiting->place);
+		dmab_view_set_place(waiting->view, &waiting->place);
 		fe_log(fe, DMAB_LOG_INFO, "connector %u takes its place [connector.%s]",
 			waiting->index, cp->label);
 		return;
@@ -169,7 +172,7 @@ void dmab_layout_reload(struct dmab_server *server)
 		const struct dmab_config_place *cp = choose(server, conn, &held_by);
 		if (cp || had[k]) {
 			place_at(server, conn, cp);
-			dmab_oview_place(conn->view, &conn->place);
+			dmab_view_set_place(conn->view, &conn->place);
 		}
 		k++;
 	}

@@ -18,7 +18,6 @@
 #include <stdint.h>
 
 struct dmab_connector;
-struct dmab_placement;
 struct dmab_server;
 
 /**

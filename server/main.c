@@ -46,7 +46,7 @@ static int handle_hup(int sig, void *data)
 	return 0;
 }
 
-static bool parse_screen(const char *arg, struct dmab_screen *screen)
+static bool parse_screen(const char *arg, struct dmab_headless_screen_config *screen)
 {
 	const char *eq = strchr(arg, '=');
 	unsigned int w, h, hz = 60;

@@ -9,8 +9,9 @@
 #include "hv/sim/sim.h"
 #include "protocol/xenstore.h"
 #include "server/control.h"
+#include "server/copier.h"
 #include "server/frontend.h"
-#include "server/headless.h"
+#include "output/headless/headless.h"
 #include "server/layout.h"
 #include "server/server.h"
 #ifdef DMAB_HAVE_XEN
@@ -92,10 +93,7 @@ void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domi
 		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
 }
 
-/* Octets of framebuffers faulted in per loop iteration: a few milliseconds. */
-#define POPULATE_BUDGET (8u << 20)
-
-void dmab_server_wake(struct dmab_server *server)
+static void wake(struct dmab_server *server)
 {
 	uint64_t one = 1;
 	if (write(server->work_fd, &one, sizeof(one)) < 0)
@@ -110,7 +108,7 @@ void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link,
 	bool was_empty = wl_list_empty(&server->busy);
 	wl_list_insert(server->busy.prev, busy_link);
 	if (was_empty)
-		dmab_server_wake(server);
+		wake(server);
 }
 
 static int handle_work(int fd, uint32_t mask, void *data)
@@ -131,26 +129,7 @@ static int handle_work(int fd, uint32_t mask, void *data)
 		conn->busy = false;
 		dmab_connector_process(conn);
 	}
-	if (dmab_buffers_populate(server, POPULATE_BUDGET))
-		dmab_server_wake(server);
 	return 0;
-}
-
-static bool handle_latch(void *data, struct dmab_oview *view, struct dmab_ofb *ofb)
-{
-	struct dmab_connector *conn = view->user;
-	return dmab_fb_refresh(ofb->user, &conn->stats);
-}
-
-static void handle_presented(void *data, struct dmab_oview *view, struct dmab_ofb *ofb,
-		uint64_t when_ns)
-{
-	dmab_connector_presented(view->user, ofb->user, when_ns);
-}
-
-static void handle_fb_idle(void *data, struct dmab_ofb *ofb)
-{
-	dmab_fb_idle(ofb->user);
 }
 
 static int handle_hv(int fd, uint32_t mask, void *data)
@@ -192,21 +171,13 @@ static int open_hv(struct dmab_server *server)
 static int open_output(struct dmab_server *server)
 {
 	const struct dmab_config *c = &server->config;
-	int ret = dmab_headless_create(c->screens, c->nscreens, server->loop, &server->output);
-	if (ret)
-		return ret;
-	struct dmab_output_listener listener = {
-		.latch = handle_latch,
-		.presented = handle_presented,
-		.fb_idle = handle_fb_idle,
-		.data = server,
-	};
-	dmab_output_set_listener(server->output, &listener);
-	for (unsigned int i = 0; i < c->nscreens; i++)
-		dmab_log(DMAB_LOG_INFO, "output %s: screen %s %ux%u@%u", server->output->name,
-			c->screens[i].name, c->screens[i].width, c->screens[i].height,
-			c->screens[i].refresh_mhz / 1000);
-	return 0;
+	server->output = dmab_output_create(server->loop);
+	if (!server->output)
+		return -ENOMEM;
+	struct dmab_backend *headless = dmab_headless_create(c->screens, c->nscreens);
+	if (!headless)
+		return -ENOMEM;
+	return dmab_output_add_backend(server->output, headless);
 }
 
 int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *config,
@@ -225,7 +196,6 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	wl_list_init(&server->frontends);
 	wl_list_init(&server->releases);
 	wl_list_init(&server->busy);
-	wl_list_init(&server->populating);
 	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -239,6 +209,13 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	ret = open_hv(server);
 	if (ret) {
 		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot open the hypervisor");
+		goto err;
+	}
+	/* The loop's core stays the loop's: copies go to the others. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	server->copier = dmab_copier_create(loop, cpus > 2 ? (unsigned int)(cpus - 1) : 1);
+	if (!server->copier) {
+		ret = -ENOMEM;
 		goto err;
 	}
 	ret = open_output(server);
@@ -298,6 +275,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	}
 
 	dmab_control_destroy(server->control);
+	dmab_copier_destroy(server->copier);
 	if (server->hv_source)
 		wl_event_source_remove(server->hv_source);
 	dmab_output_destroy(server->output);

@@ -8,7 +8,7 @@
 
 #include "hv/hv.h"
 #include "server/config.h"
-#include "server/output.h"
+#include "output/output.h"
 
 struct dmab_control;
 
@@ -22,6 +22,7 @@ struct dmab_server {
 	struct dmab_hv_watch *root_watch;
 	char backend_root[64];
 	struct dmab_output *output;
+	struct dmab_copier *copier;     /* the copy path's workers */
 	struct wl_list frontends;       /* struct dmab_frontend.link */
 	struct wl_list releases;        /* struct dmab_release.link */
 	/*
@@ -29,8 +30,7 @@ struct dmab_server {
 	 * bounded turn per loop iteration, beside every other ready source.
 	 */
 	struct wl_list busy;            /* struct dmab_connector.busy_link */
-	struct wl_list populating;      /* struct dmab_fb.populate_link: pages to fault in */
-	int work_fd;                    /* eventfd: busy or populating is not empty */
+	int work_fd;                    /* eventfd: busy is not empty */
 	struct wl_event_source *work_source;
 	struct wl_event_source *release_timer;
 	int placeholder_fd;             /* /dev/null, to hold fd numbers */
@@ -56,9 +56,6 @@ void dmab_server_destroy(struct dmab_server *server);
 
 /** Give conn a turn at its requests in the next loop iteration. */
 void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy);
-
-/** There is work for the next loop iteration (populating framebuffers). */
-void dmab_server_wake(struct dmab_server *server);
 
 /** Re-read the configuration file: layout and limits apply at once. */
 int dmab_server_reload(struct dmab_server *server);
