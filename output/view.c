@@ -36,6 +36,13 @@ static void limbo_schedule(struct dmab_output *output)
 	wl_event_source_timer_update(output->limbo_timer, LIMBO_PERIOD_MS);
 }
 
+/* A view left screen: it commits without it, even if nothing else changed. */
+static void screen_left(struct dmab_screen *screen)
+{
+	screen->dirty = true;
+	dmab_screen_schedule_frame(screen);
+}
+
 /* The view's screen (or the limbo clock) should run a frame. */
 static void view_changed(struct dmab_view *view)
 {
@@ -75,7 +82,7 @@ void dmab_view_destroy(struct dmab_view *view)
 	wl_list_remove(&view->link);
 	/* Its screen commits without it; the display unlocks what it still shows. */
 	if (view->screen)
-		dmab_screen_schedule_frame(view->screen);
+		screen_left(view->screen);
 	content_clear(&view->pending);
 	content_clear(&view->queued);
 	content_clear(&view->current);
@@ -90,7 +97,7 @@ void dmab_view_set_place(struct dmab_view *view, const struct dmab_view_place *p
 	view->screen = dmab_output_find_screen(view->output, view->place.screen);
 	view->place_changed = true;
 	if (old && old != view->screen)
-		dmab_screen_schedule_frame(old);
+		screen_left(old);
 	view_changed(view);
 }
 

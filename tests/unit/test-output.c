@@ -990,6 +990,81 @@ static void test_refused_composes(void **state)
 
 /* ---- views that go ---- */
 
+/*
+ * A view destroyed while its frame is queued: nothing it held is touched
+ * again, the screen commits without it, and its framebuffers are idle when
+ * the display lets go of them.
+ */
+static void view_destroyed_while_queued(void **state)
+{
+	struct env *e = *state;
+	struct image *a = image_add(e, 16, 16, 1), *b = image_add(e, 16, 16, 2),
+		*c = image_add(e, 16, 16, 3);
+	struct tview *v = view_add(e, 16, 16, place("main", 0, 0, 0, true));
+	struct tview *other = view_add(e, 16, 16, place("main", 100, 0, 0, true));
+	attach(other, c->fb);
+	attach(v, a->fb);
+	idle(e);
+	fake_present(e->main, 10);
+	attach(v, b->fb);
+	idle(e);
+	assert_true(e->main->base.in_flight);
+	dmab_view_destroy(v->view);
+	assert_null(v->view);
+	/* The display still reads a (on screen) and b (in flight). */
+	assert_int_equal(a->releases, 0);
+	assert_int_equal(b->releases, 0);
+	assert_int_equal(a->fb->locks, 1);
+	assert_int_equal(b->fb->locks, 1);
+	size_t records = e->backend->nrecords;
+	fake_present(e->main, 20);
+	assert_int_equal(a->releases, 1);
+	assert_int_equal(b->releases, 0);
+	/* The screen commits again, without the view. */
+	idle(e);
+	assert_int_equal(e->backend->nrecords, records + 1);
+	const struct record *r = last_record(e);
+	assert_int_equal(r->nlayers, 1);
+	assert_ptr_equal(r->layers[0].fb, c->fb);
+	fake_present(e->main, 30);
+	assert_int_equal(b->releases, 1);
+	assert_int_equal(b->fb->locks, 0);
+	assert_int_equal(other->nevents, 1);
+
+	/* Destroyed while current only. */
+	struct tview *w = view_add(e, 16, 16, place("main", 50, 50, 0, true));
+	attach(w, a->fb);
+	idle(e);
+	fake_present(e->main, 40);
+	dmab_view_destroy(w->view);
+	idle(e);
+	assert_int_equal(last_record(e)->nlayers, 1);
+	assert_int_equal(a->fb->locks, 1);
+	fake_present(e->main, 50);
+	assert_int_equal(a->fb->locks, 0);
+	assert_int_equal(a->releases, 2);
+}
+
+/* A view that moves to another screen: the one it left commits without it. */
+static void view_moved_away(void **state)
+{
+	struct env *e = *state;
+	struct image *a = image_add(e, 16, 16, 1);
+	struct tview *v = view_add(e, 16, 16, place("main", 0, 0, 0, true));
+	attach(v, a->fb);
+	idle(e);
+	fake_present(e->main, 10);
+	size_t records = e->backend->nrecords;
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "elsewhere", 0, 0, 0, true });
+	assert_null(v->view->screen);
+	idle(e);
+	assert_int_equal(e->backend->nrecords, records + 1);
+	assert_int_equal(last_record(e)->nlayers, 0);
+	fake_present(e->main, 20);
+	/* Only the view holds it now. */
+	assert_int_equal(a->fb->locks, 1);
+}
+
 /* ---- swapchains ---- */
 
 static void handle_gone(struct wl_listener *listener, void *data)
@@ -1112,6 +1187,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stacking_and_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
+		cmocka_unit_test_setup_teardown(view_destroyed_while_queued, setup, teardown),
+		cmocka_unit_test_setup_teardown(view_moved_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(destroyed_in_use, setup, teardown),
 	};
