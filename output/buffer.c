@@ -217,7 +217,9 @@ void dmab_ofb_unlock(struct dmab_ofb *fb)
 	}
 	if (--fb->locks > 0)
 		return;
-	wl_signal_emit_mutable(&fb->events.release, fb);
+	/* Dropping it is the owner's usual answer to "idle": it may be gone now. */
+	if (dmab_signal_emit_guarded(&fb->events.release, &fb->events.destroy, fb))
+		return;
 	/* A release listener may have locked it again. */
 	if (fb->dropped && fb->locks == 0)
 		fb_free(fb);

@@ -5,6 +5,15 @@
 
 #include "output/backend.h"
 
+/* output.c */
+
+/**
+ * Emit signal so that a listener may free the object it belongs to, whose
+ * destroy signal is destroy (emitted before it is freed). Returns whether
+ * it was freed: then nothing of it may be touched.
+ */
+bool dmab_signal_emit_guarded(struct wl_signal *signal, struct wl_signal *destroy, void *data);
+
 /* screen.c */
 
 /** Something on screen changed: commit at the next chance. */

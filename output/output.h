@@ -89,7 +89,8 @@ struct dmab_ofb {
 	void *data;             /* the user's */
 	struct wl_list addons;  /* struct dmab_addon.link */
 	struct {
-		struct wl_signal release;   /* the last lock went: it is idle */
+		/* The last lock went: it is idle. A listener may lock it again or drop it. */
+		struct wl_signal release;
 		struct wl_signal destroy;
 	} events;
 };

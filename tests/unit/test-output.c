@@ -1045,6 +1045,43 @@ static void view_destroyed_while_queued(void **state)
 	assert_int_equal(a->releases, 2);
 }
 
+/*
+ * The owner of a framebuffer frees it when it is idle: dropped from its
+ * own release listener, and its buffer destroyed there too.
+ */
+static void fb_dropped_at_release(void **state)
+{
+	struct env *e = *state;
+	struct image *a = image_add(e, 16, 16, 1);
+	a->drop_at_release = true;
+	struct tview *v = view_add(e, 16, 16, place("main", 0, 0, 0, true));
+	attach(v, a->fb);
+	idle(e);
+	fake_present(e->main, 10);
+	attach(v, NULL);
+	idle(e);
+	assert_false(a->freed);
+	fake_present(e->main, 20);
+	/* The display let go, then the view at the present: idle, then freed. */
+	assert_int_equal(a->releases, 1);
+	assert_true(a->freed);
+	assert_null(a->buf);
+
+	/* A listener that takes a lock again keeps it alive, even dropped. */
+	struct image *c = image_add(e, 16, 16, 3);
+	c->relock_at_release = true;
+	dmab_ofb_lock(c->fb);
+	dmab_ofb_unlock(c->fb);
+	assert_int_equal(c->releases, 1);
+	assert_int_equal(c->fb->locks, 1);
+	c->relock_at_release = false;
+	dmab_ofb_drop(c->fb);
+	assert_false(c->freed);
+	dmab_ofb_unlock(c->fb);
+	assert_true(c->freed);
+	assert_int_equal(c->releases, 2);
+}
+
 /* A view that moves to another screen: the one it left commits without it. */
 static void view_moved_away(void **state)
 {
@@ -1188,6 +1225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_while_queued, setup, teardown),
+		cmocka_unit_test_setup_teardown(fb_dropped_at_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moved_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(destroyed_in_use, setup, teardown),
