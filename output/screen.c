@@ -339,7 +339,7 @@ static void run_frame(struct dmab_screen *screen)
 	struct dmab_view *view;
 	while ((view = dmab_view_find(screen->output, wants_frame, screen))) {
 		view->wants_frame = false;
-		wl_signal_emit_mutable(&view->events.frame, view);
+		dmab_signal_emit_guarded(&view->events.frame, &view->events.destroy, view);
 	}
 	if (!screen->dirty && !dmab_view_find(screen->output, changed, screen))
 		return;

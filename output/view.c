@@ -191,7 +191,7 @@ void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
 			.shown = screen && view->screen == screen && view->place.visible,
 		};
 		/* The view's lock on the old frame goes after its user heard of the new one. */
-		wl_signal_emit_mutable(&view->events.present, &event);
+		dmab_signal_emit_guarded(&view->events.present, &view->events.destroy, &event);
 		dmab_ofb_unlock(old);
 	}
 }
@@ -213,7 +213,7 @@ int dmab_view_limbo_tick(void *data)
 	struct dmab_view *view;
 	while ((view = dmab_view_find(output, limbo_wants_frame, NULL))) {
 		view->wants_frame = false;
-		wl_signal_emit_mutable(&view->events.frame, view);
+		dmab_signal_emit_guarded(&view->events.frame, &view->events.destroy, view);
 	}
 	dmab_view_complete(output, NULL, dmab_now_ns());
 	if (dmab_view_find(output, limbo_busy, NULL))

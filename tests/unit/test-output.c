@@ -454,6 +454,25 @@ static void run_for(struct env *e, int ms)
 	run_until(e, never, NULL, ms);
 }
 
+/* Let every screen that still has a commit to make make it, and show it. */
+static void settle(struct env *e)
+{
+	for (int round = 0; round < 4; round++) {
+		idle(e);
+		struct fake_screen *fs;
+		wl_list_for_each(fs, &e->backend->screens, link) {
+			if (fs->in_flight)
+				fake_present(fs, dmab_now_ns());
+		}
+	}
+}
+
+static bool view_gone(void *data)
+{
+	const struct tview *tv = data;
+	return !tv->view;
+}
+
 static const struct record *last_record(const struct env *e)
 {
 	assert_true(e->backend->nrecords > 0);
@@ -1046,6 +1065,42 @@ static void view_destroyed_while_queued(void **state)
 }
 
 /*
+ * A view destroyed by its own present or frame listener (its user learns
+ * there that it is done): nothing touches the view after.
+ */
+static void view_destroyed_by_its_listeners(void **state)
+{
+	struct env *e = *state;
+	struct image *a = image_add(e, 16, 16, 1), *b = image_add(e, 16, 16, 2);
+	struct tview *other = view_add(e, 16, 16, place("main", 100, 0, 0, true));
+	attach(other, a->fb);
+	struct tview *x = view_add(e, 16, 16, place("main", 50, 50, 0, true));
+	x->destroy_at_present = true;
+	attach(x, b->fb);
+	idle(e);
+	fake_present(e->main, 60);
+	assert_null(x->view);
+	assert_int_equal(x->nevents, 1);
+	assert_int_equal(other->nevents, 1);
+	idle(e);
+	assert_int_equal(last_record(e)->nlayers, 1);
+	fake_present(e->main, 70);
+	assert_int_equal(b->fb->locks, 0);
+
+	/* At a frame, on a screen and without one. */
+	const char *screens[] = { "main", "absent" };
+	for (int i = 0; i < 2; i++) {
+		struct tview *y = view_add(e, 16, 16, place(screens[i], 0, 0, 0, true));
+		y->destroy_at_frame = true;
+		dmab_view_schedule_frame(y->view);
+		assert_true(run_until(e, view_gone, y, 1000));
+		assert_int_equal(y->frames, 1);
+		settle(e);
+	}
+	assert_int_equal(other->nevents, 1);
+}
+
+/*
  * The owner of a framebuffer frees it when it is idle: dropped from its
  * own release listener, and its buffer destroyed there too.
  */
@@ -1225,6 +1280,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_while_queued, setup, teardown),
+		cmocka_unit_test_setup_teardown(view_destroyed_by_its_listeners, setup, teardown),
 		cmocka_unit_test_setup_teardown(fb_dropped_at_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moved_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
