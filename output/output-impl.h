@@ -33,10 +33,11 @@ struct dmab_view *dmab_view_find(struct dmab_output *output,
 
 /**
  * Queued content of every view committed on screen (NULL: views without a
- * screen, pending) becomes current; events.present for each.
+ * screen, pending) becomes current; events.present for each, shown if
+ * on_screen (the commit reached the screen) and the view is visible there.
  */
 void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
-		uint64_t when_ns);
+		uint64_t when_ns, bool on_screen);
 
 /** The 60 Hz clock of views without a screen. */
 int dmab_view_limbo_tick(void *data);

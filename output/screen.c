@@ -71,8 +71,8 @@ void dmab_screen_finish(struct dmab_screen *screen)
 		wl_list_remove(&screen->link);
 		wl_list_init(&screen->link);
 		screen->announced = false;
-		/* What was on its way completes: its guests are not left waiting. */
-		dmab_view_complete(screen->output, screen, dmab_now_ns());
+		/* What was on its way completes, never shown: nobody is left waiting. */
+		dmab_view_complete(screen->output, screen, dmab_now_ns(), false);
 		dmab_view_screen_removed(screen);
 		dmab_log(DMAB_LOG_INFO, "output %s: screen %s is gone", screen->backend->name,
 			screen->name);
@@ -378,7 +378,7 @@ static void run_frame(struct dmab_screen *screen)
 		/* Its views' frames complete anyway, hidden, so nobody waits. */
 		commit_done(screen, NULL);
 		screen->in_flight = false;
-		dmab_view_complete(screen->output, screen, dmab_now_ns());
+		dmab_view_complete(screen->output, screen, dmab_now_ns(), true);
 		return;
 	}
 	commit_done(screen, target);
@@ -392,7 +392,7 @@ void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
 	target_release(&screen->target_current);
 	screen->target_current = screen->target_queued;
 	screen->target_queued = NULL;
-	dmab_view_complete(screen->output, screen, when_ns);
+	dmab_view_complete(screen->output, screen, when_ns, true);
 	if (screen->frame_pending || screen->dirty ||
 			dmab_view_find(screen->output, changed, screen) ||
 			dmab_view_find(screen->output, wants_frame, screen))

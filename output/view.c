@@ -168,7 +168,7 @@ static bool completes(struct dmab_view *view, void *data)
 }
 
 void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
-		uint64_t when_ns)
+		uint64_t when_ns, bool on_screen)
 {
 	struct complete c = { screen };
 	struct dmab_view *view;
@@ -188,7 +188,7 @@ void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
 			.view = view,
 			.fb = view->current.fb,
 			.when_ns = when_ns,
-			.shown = screen && view->screen == screen && view->place.visible,
+			.shown = on_screen && view->screen == screen && view->place.visible,
 		};
 		/* The view's lock on the old frame goes after its user heard of the new one. */
 		dmab_signal_emit_guarded(&view->events.present, &view->events.destroy, &event);
@@ -215,7 +215,7 @@ int dmab_view_limbo_tick(void *data)
 		view->wants_frame = false;
 		dmab_signal_emit_guarded(&view->events.frame, &view->events.destroy, view);
 	}
-	dmab_view_complete(output, NULL, dmab_now_ns());
+	dmab_view_complete(output, NULL, dmab_now_ns(), false);
 	if (dmab_view_find(output, limbo_busy, NULL))
 		limbo_schedule(output);
 	return 0;

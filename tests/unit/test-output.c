@@ -203,6 +203,12 @@ static int fake_screen_add(struct fake_backend *b, const char *name, uint32_t wi
 	return ret;
 }
 
+/* The screen is unplugged. */
+static void fake_screen_remove(struct fake_screen *fs)
+{
+	dmab_screen_finish(&fs->base);
+}
+
 /* The commit in flight is on screen since when_ns. */
 static void fake_present(struct fake_screen *fs, uint64_t when_ns)
 {
@@ -452,6 +458,24 @@ static bool never(void *data)
 static void run_for(struct env *e, int ms)
 {
 	run_until(e, never, NULL, ms);
+}
+
+struct count_at_least {
+	const size_t *count;
+	size_t n;
+};
+
+static bool reached(void *data)
+{
+	const struct count_at_least *c = data;
+	return *c->count >= c->n;
+}
+
+/* Run until tv has heard of n presents in all (at most ms). */
+static bool run_until_events(struct env *e, struct tview *tv, size_t n, int ms)
+{
+	struct count_at_least c = { &tv->nevents, n };
+	return run_until(e, reached, &c, ms);
 }
 
 /* Let every screen that still has a commit to make make it, and show it. */
@@ -890,6 +914,90 @@ static void clipping(void **state)
 
 /* ---- screens that go and come back ---- */
 
+static void screen_removed_and_back(void **state)
+{
+	struct env *e = *state;
+	struct image *a = image_add(e, 16, 16, 1), *b = image_add(e, 16, 16, 2);
+	struct tview *v = view_add(e, 16, 16, place("main", 5, 5, 0, true));
+	struct tview *hidden = view_add(e, 16, 16, place("main", 0, 0, 0, false));
+	attach(v, a->fb);
+	idle(e);
+	fake_present(e->main, 10);
+	attach(v, b->fb);
+	idle(e);
+	assert_true(e->main->base.in_flight);
+	size_t commits = e->backend->nrecords;
+
+	/* Unplugged with b in flight: b completes now, never shown. */
+	fake_screen_remove(e->main);
+	e->main = NULL;
+	assert_null(dmab_output_find_screen(e->output, "main"));
+	assert_null(v->view->screen);
+	assert_null(hidden->view->screen);
+	assert_int_equal(v->nevents, 2);
+	assert_ptr_equal(v->events[1].fb, b->fb);
+	assert_false(v->events[1].shown);
+	/* The display let go of a and b; the view keeps b as what it shows. */
+	assert_int_equal(a->fb->locks, 0);
+	assert_int_equal(b->fb->locks, 1);
+
+	/* Hidden views' frames complete on a 60 Hz clock, shown=false. */
+	struct image *frames[8];
+	for (int i = 0; i < 8; i++)
+		frames[i] = image_add(e, 16, 16, 0x100 + (uint32_t)i);
+	uint64_t start = dmab_now_ns();
+	for (int i = 0; i < 8; i++) {
+		attach(v, frames[i]->fb);
+		assert_true(run_until_events(e, v, (size_t)3 + i, 1000));
+		const struct dmab_view_present_event *ev = last_event(v);
+		assert_ptr_equal(ev->fb, frames[i]->fb);
+		assert_false(ev->shown);
+		assert_true(ev->when_ns >= start);
+		assert_true(ev->when_ns <= dmab_now_ns());
+	}
+	uint64_t elapsed = v->events[9].when_ns - v->events[2].when_ns;
+	/* 7 periods of a 60 Hz clock, give or take a millisecond each. */
+	assert_true(elapsed >= 7 * 15500000ull);
+	assert_int_equal(e->backend->nrecords, commits);
+	/* Frames asked for come on that clock too. */
+	dmab_view_schedule_frame(v->view);
+	run_for(e, 60);
+	assert_int_equal(v->frames, 1);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(frames[i]->fb->locks, 0);
+	/* The hidden view's frame completes too. */
+	attach(hidden, a->fb);
+	assert_true(run_until_events(e, hidden, 1, 1000));
+	assert_false(last_event(hidden)->shown);
+
+	/* A screen of that name: the views come back in its first commit. */
+	struct fake_screen *again;
+	assert_int_equal(fake_screen_add(e->backend, "main", 320, 240, NULL, &again), 0);
+	e->main = again;
+	assert_ptr_equal(v->view->screen, &again->base);
+	idle(e);
+	assert_int_equal(e->backend->nrecords, commits + 1);
+	const struct record *r = last_record(e);
+	assert_string_equal(r->screen, "main");
+	assert_int_equal(r->nlayers, 1);
+	assert_ptr_equal(layer_of(r, v)->fb, frames[7]->fb);
+	assert_rect(layer_of(r, v)->dst, 5, 5, 16, 16);
+	fake_present(again, 1000);
+
+	/* A second screen with a taken name is refused; the first stays. */
+	struct fake_screen *twin;
+	assert_int_equal(fake_screen_add(e->backend, "main", 100, 100, NULL, &twin), -EEXIST);
+	assert_null(twin);
+	assert_ptr_equal(dmab_output_find_screen(e->output, "main"), &again->base);
+	assert_ptr_equal(v->view->screen, &again->base);
+	attach(v, b->fb);
+	idle(e);
+	assert_ptr_equal(layer_of(last_record(e), v)->fb, b->fb);
+	fake_present(again, 2000);
+	assert_true(last_event(v)->shown);
+	assert_int_equal(last_event(v)->when_ns, 2000);
+}
+
 /* ---- when the backend cannot show the layers ---- */
 
 static uint32_t pixel_at(struct dmab_ofb *fb, uint32_t x, uint32_t y)
@@ -1278,6 +1386,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(backend_holds_past_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(stacking_and_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
+		cmocka_unit_test_setup_teardown(screen_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_while_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_by_its_listeners, setup, teardown),
