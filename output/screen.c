@@ -296,9 +296,9 @@ static int compose_all(struct dmab_screen *screen, const struct dmab_screen_stat
 	return 0;
 }
 
-static void commit_done(struct dmab_screen *screen, struct dmab_ofb *target)
+/* pending -> queued for every view of the screen; target (may be NULL) is queued. */
+static void take_pending(struct dmab_screen *screen, struct dmab_ofb *target)
 {
-	/* pending -> queued for every view of the screen. */
 	struct dmab_view *view;
 	wl_list_for_each(view, &screen->output->views, link) {
 		if (view->screen != screen)
@@ -321,8 +321,6 @@ static void commit_done(struct dmab_screen *screen, struct dmab_ofb *target)
 	target_release(&screen->target_queued);
 	screen->target_queued = target;
 	screen->dirty = false;
-	screen->in_flight = true;
-	screen->commits++;
 }
 
 static void run_frame(struct dmab_screen *screen)
@@ -375,13 +373,14 @@ static void run_frame(struct dmab_screen *screen)
 		screen->failed++;
 		dmab_log_ratelimited(&log_rl, DMAB_LOG_ERROR, "screen %s: the display refused a "
 			"frame, composed too: %s", screen->name, dmab_strerror(ret));
-		/* Its views' frames complete anyway, hidden, so nobody waits. */
-		commit_done(screen, NULL);
-		screen->in_flight = false;
-		dmab_view_complete(screen->output, screen, dmab_now_ns(), true);
+		/* Its views' frames complete anyway, not shown, so nobody waits. */
+		take_pending(screen, NULL);
+		dmab_view_complete(screen->output, screen, dmab_now_ns(), false);
 		return;
 	}
-	commit_done(screen, target);
+	take_pending(screen, target);
+	screen->in_flight = true;
+	screen->commits++;
 }
 
 void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)

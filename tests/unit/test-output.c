@@ -1115,6 +1115,76 @@ static void test_refused_composes(void **state)
 	assert_int_equal(last_target->locks, 0);
 }
 
+/*
+ * A commit that fails falls back to composition; a failure even composed
+ * completes the frames, not shown, and is counted.
+ */
+static void commit_failures(void **state)
+{
+	struct env *e = *state;
+	struct fake_screen *s = e->main;
+	struct image *a = image_add(e, 20, 20, 0x0000ff), *b = image_add(e, 20, 20, 0xffffff),
+		*c = image_add(e, 20, 20, 0x808080);
+	struct tview *v = view_add(e, 20, 20, place("main", 3, 4, 0, true));
+
+	s->opts.commit_ret = -EINVAL;
+	attach(v, a->fb);
+	idle(e);
+	assert_int_equal(s->tests, 1);
+	assert_int_equal(s->commit_calls, 2);
+	const struct record *r = last_record(e);
+	assert_null(r->layers[0].view);
+	struct image *imgs[] = { a };
+	const int32_t pos[][2] = { { 3, 4 } };
+	check_composed(r->layers[0].fb, 640, 480, imgs, pos, 1);
+	assert_int_equal(s->base.composed, 1);
+	uint64_t commits = s->base.commits;
+	fake_present(s, 10);
+	assert_true(last_event(v)->shown);
+
+	/* Refused even composed: the frame completes now, not shown; counted. */
+	s->opts.composed_ret = -EIO;
+	size_t records = e->backend->nrecords;
+	attach(v, b->fb);
+	idle(e);
+	assert_int_equal(e->backend->nrecords, records);
+	assert_int_equal(s->base.failed, 1);
+	assert_int_equal(s->base.commits, commits);
+	assert_false(s->base.in_flight);
+	assert_int_equal(v->nevents, 2);
+	assert_ptr_equal(last_event(v)->fb, b->fb);
+	assert_false(last_event(v)->shown);
+	assert_int_equal(b->fb->locks, 1);
+
+	/* The display works again: the next frame goes out. */
+	s->opts.commit_ret = 0;
+	s->opts.composed_ret = 0;
+	attach(v, c->fb);
+	idle(e);
+	r = last_record(e);
+	assert_int_equal(r->nlayers, 1);
+	assert_ptr_equal(r->layers[0].fb, c->fb);
+	fake_present(s, 30);
+	assert_true(last_event(v)->shown);
+	assert_int_equal(s->base.commits, commits + 1);
+
+	/* A screen without test(): a refused commit is composed all the same. */
+	struct fake_screen *plain;
+	assert_int_equal(fake_screen_add(e->backend, "plain", 64, 64,
+		&(struct fake_opts){ .no_test = true, .commit_ret = -EINVAL }, &plain), 0);
+	struct tview *w = view_add(e, 20, 20, place("plain", 40, 50, 0, true));
+	attach(w, a->fb);
+	idle(e);
+	r = last_record(e);
+	assert_string_equal(r->screen, "plain");
+	assert_null(r->layers[0].view);
+	const int32_t wpos[][2] = { { 40, 50 } };
+	check_composed(r->layers[0].fb, 64, 64, imgs, wpos, 1);
+	assert_int_equal(plain->tests, 0);
+	fake_present(plain, 40);
+	assert_true(last_event(w)->shown);
+}
+
 /* ---- views that go ---- */
 
 /*
@@ -1388,6 +1458,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(screen_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
+		cmocka_unit_test_setup_teardown(commit_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_while_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_by_its_listeners, setup, teardown),
 		cmocka_unit_test_setup_teardown(fb_dropped_at_release, setup, teardown),
