@@ -34,6 +34,7 @@ void dmab_screen_init(struct dmab_screen *screen, struct dmab_backend *backend,
 	screen->width = width;
 	screen->height = height;
 	screen->refresh_mhz = refresh_mhz ? refresh_mhz : 60000;
+	screen->ntested = SIZE_MAX;     /* nothing tested yet: the first state is */
 	wl_list_init(&screen->link);
 	wl_signal_init(&screen->events.destroy);
 }
@@ -97,6 +98,8 @@ void dmab_screen_set_mode(struct dmab_screen *screen, uint32_t width, uint32_t h
 	screen->height = height;
 	if (refresh_mhz)
 		screen->refresh_mhz = refresh_mhz;
+	/* What the backend took in the old mode may not fit the new one. */
+	screen->ntested = SIZE_MAX;
 	/* The targets no longer fit: those on screen go at their last unlock. */
 	dmab_swapchain_destroy(screen->composition);
 	screen->composition = NULL;

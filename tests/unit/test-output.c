@@ -1115,6 +1115,33 @@ static void test_refused_composes(void **state)
 	assert_int_equal(last_target->locks, 0);
 }
 
+/* The first state of a screen is tested too: nothing was tested before it. */
+static void first_state_tested(void **state)
+{
+	struct env *e = *state;
+	struct fake_screen *s;
+	assert_int_equal(fake_screen_add(e->backend, "picky", 64, 48,
+		&(struct fake_opts){ .test_ret = -EINVAL }, &s), 0);
+	idle(e);
+	assert_int_equal(s->tests, 1);
+	const struct record *r = last_record(e);
+	assert_string_equal(r->screen, "picky");
+	assert_int_equal(r->nlayers, 1);
+	assert_null(r->layers[0].view);
+	assert_int_equal(s->base.composed, 1);
+	check_composed(r->layers[0].fb, 64, 48, NULL, NULL, 0);
+	fake_present(s, 10);
+
+	/* A new mode: the same layers are tested again. */
+	s->opts.test_ret = 0;
+	dmab_screen_set_mode(&s->base, 64, 48, 30000);
+	idle(e);
+	assert_int_equal(s->tests, 2);
+	r = last_record(e);
+	assert_int_equal(r->nlayers, 0);
+	fake_present(s, 20);
+}
+
 /*
  * A commit that fails falls back to composition; a failure even composed
  * completes the frames, not shown, and is counted.
@@ -1458,6 +1485,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(screen_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
+		cmocka_unit_test_setup_teardown(first_state_tested, setup, teardown),
 		cmocka_unit_test_setup_teardown(commit_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_while_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_destroyed_by_its_listeners, setup, teardown),
