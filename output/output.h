@@ -281,7 +281,10 @@ void dmab_view_set_place(struct dmab_view *view, const struct dmab_view_place *p
  */
 void dmab_view_attach(struct dmab_view *view, const struct dmab_view_content *content);
 
-/** What the view will show at its next frame: pending if any, else current. */
+/**
+ * What the view will show at its next frame: pending if any, else what is
+ * queued (in flight on a screen), else current.
+ */
 const struct dmab_view_content *dmab_view_latest(const struct dmab_view *view);
 
 /**

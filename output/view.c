@@ -110,7 +110,10 @@ void dmab_view_attach(struct dmab_view *view, const struct dmab_view_content *co
 
 const struct dmab_view_content *dmab_view_latest(const struct dmab_view *view)
 {
-	return view->has_pending ? &view->pending : &view->current;
+	if (view->has_pending)
+		return &view->pending;
+	/* Queued on a screen it left: newer than current, and what its new screen shows. */
+	return view->has_queued ? &view->queued : &view->current;
 }
 
 void dmab_view_schedule_frame(struct dmab_view *view)

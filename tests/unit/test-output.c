@@ -478,6 +478,16 @@ static bool run_until_events(struct env *e, struct tview *tv, size_t n, int ms)
 	return run_until(e, reached, &c, ms);
 }
 
+/* A second screen, "side", 320x240, with its first commit on screen. */
+static struct fake_screen *add_side(struct env *e)
+{
+	struct fake_screen *side;
+	assert_int_equal(fake_screen_add(e->backend, "side", 320, 240, NULL, &side), 0);
+	idle(e);
+	fake_present(side, 1);
+	return side;
+}
+
 /* Let every screen that still has a commit to make make it, and show it. */
 static void settle(struct env *e)
 {
@@ -1362,6 +1372,39 @@ static void view_moved_away(void **state)
 	assert_int_equal(a->fb->locks, 1);
 }
 
+/*
+ * A view that moves to another screen while a frame is in flight on the
+ * first: the new screen shows that frame, not the one before it.
+ */
+static void view_moves_with_frame_in_flight(void **state)
+{
+	struct env *e = *state;
+	struct fake_screen *side = add_side(e);
+	struct image *f0 = image_add(e, 16, 16, 0), *f1 = image_add(e, 16, 16, 1);
+	struct tview *v = view_add(e, 16, 16, place("main", 0, 0, 0, true));
+	attach(v, f0->fb);
+	idle(e);
+	fake_present(e->main, 10);
+
+	attach(v, f1->fb);
+	idle(e);
+	assert_true(e->main->base.in_flight);
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "side", 8, 8, 0, true });
+	assert_ptr_equal(dmab_view_latest(v->view)->fb, f1->fb);
+	idle(e);
+	const struct record *r = last_record(e);
+	assert_string_equal(r->screen, "side");
+	assert_non_null(layer_of(r, v));
+	assert_ptr_equal(layer_of(r, v)->fb, f1->fb);
+	fake_present(e->main, 20);
+	fake_present(side, 20);
+	assert_int_equal(v->nevents, 2);
+	assert_ptr_equal(v->events[1].fb, f1->fb);
+	settle(e);
+	assert_int_equal(v->nevents, 2);
+	assert_int_equal(f0->fb->locks, 0);
+}
+
 /* ---- swapchains ---- */
 
 static void handle_gone(struct wl_listener *listener, void *data)
@@ -1491,6 +1534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(view_destroyed_by_its_listeners, setup, teardown),
 		cmocka_unit_test_setup_teardown(fb_dropped_at_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moved_away, setup, teardown),
+		cmocka_unit_test_setup_teardown(view_moves_with_frame_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(destroyed_in_use, setup, teardown),
 	};
