@@ -39,6 +39,13 @@ struct dmab_view *dmab_view_find(struct dmab_output *output,
 void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
 		uint64_t when_ns, bool on_screen);
 
+/**
+ * view has a frame queued on a screen it left, and a newer one for its new
+ * screen: the queued one becomes current now, not shown (that screen's
+ * display holds its own lock on it).
+ */
+void dmab_view_complete_left(struct dmab_view *view, uint64_t when_ns);
+
 /** The 60 Hz clock of views without a screen. */
 int dmab_view_limbo_tick(void *data);
 

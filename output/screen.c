@@ -156,6 +156,12 @@ static bool changed(struct dmab_view *view, void *data)
 	return view->screen == data && (view->has_pending || view->place_changed);
 }
 
+static bool queued_elsewhere(struct dmab_view *view, void *data)
+{
+	return view->screen == data && view->has_pending && view->has_queued &&
+		view->queued_on != data;
+}
+
 static int by_z(const void *a, const void *b)
 {
 	const struct dmab_view *va = ((const struct dmab_layer *)a)->view;
@@ -344,6 +350,13 @@ static void run_frame(struct dmab_screen *screen)
 	}
 	if (!screen->dirty && !dmab_view_find(screen->output, changed, screen))
 		return;
+	/*
+	 * A view that came here with a frame still in flight on the screen it
+	 * left: that frame is over for it before its next one is queued here,
+	 * reported rather than lost.
+	 */
+	while ((view = dmab_view_find(screen->output, queued_elsewhere, screen)))
+		dmab_view_complete_left(view, dmab_now_ns());
 
 	struct dmab_screen_state state = { 0 };
 	if (build_state(screen, &state.layers, &state.nlayers)) {

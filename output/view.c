@@ -170,33 +170,44 @@ static bool completes(struct dmab_view *view, void *data)
 	return !view->screen && view->has_pending;
 }
 
+/* Queued (screen) or pending (NULL) becomes current; its user hears of it. */
+static void complete_view(struct dmab_view *view, struct dmab_screen *screen,
+		uint64_t when_ns, bool on_screen)
+{
+	struct dmab_view_content *from = screen ? &view->queued : &view->pending;
+	struct dmab_ofb *old = view->current.fb;
+	view->current = *from;
+	*from = (struct dmab_view_content){ 0 };
+	if (screen) {
+		view->has_queued = false;
+		view->queued_on = NULL;
+	} else {
+		view->has_pending = false;
+	}
+	struct dmab_view_present_event event = {
+		.view = view,
+		.fb = view->current.fb,
+		.when_ns = when_ns,
+		.shown = on_screen && view->screen == screen && view->place.visible,
+	};
+	/* The view's lock on the old frame goes after its user heard of the new one. */
+	dmab_signal_emit_guarded(&view->events.present, &view->events.destroy, &event);
+	dmab_ofb_unlock(old);
+}
+
 void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
 		uint64_t when_ns, bool on_screen)
 {
 	struct complete c = { screen };
 	struct dmab_view *view;
 	/* One at a time: a present listener may attach, move or destroy views. */
-	while ((view = dmab_view_find(output, completes, &c))) {
-		struct dmab_view_content *from = screen ? &view->queued : &view->pending;
-		struct dmab_ofb *old = view->current.fb;
-		view->current = *from;
-		*from = (struct dmab_view_content){ 0 };
-		if (screen) {
-			view->has_queued = false;
-			view->queued_on = NULL;
-		} else {
-			view->has_pending = false;
-		}
-		struct dmab_view_present_event event = {
-			.view = view,
-			.fb = view->current.fb,
-			.when_ns = when_ns,
-			.shown = on_screen && view->screen == screen && view->place.visible,
-		};
-		/* The view's lock on the old frame goes after its user heard of the new one. */
-		dmab_signal_emit_guarded(&view->events.present, &view->events.destroy, &event);
-		dmab_ofb_unlock(old);
-	}
+	while ((view = dmab_view_find(output, completes, &c)))
+		complete_view(view, screen, when_ns, on_screen);
+}
+
+void dmab_view_complete_left(struct dmab_view *view, uint64_t when_ns)
+{
+	complete_view(view, view->queued_on, when_ns, false);
 }
 
 static bool limbo_wants_frame(struct dmab_view *view, void *data)

@@ -1405,6 +1405,37 @@ static void view_moves_with_frame_in_flight(void **state)
 	assert_int_equal(f0->fb->locks, 0);
 }
 
+/*
+ * A view that moves to another screen with a frame in flight on the first
+ * and a new frame for the second: both frames are reported, once each, in
+ * order.
+ */
+static void view_moves_and_attaches(void **state)
+{
+	struct env *e = *state;
+	struct fake_screen *side = add_side(e);
+	struct image *f1 = image_add(e, 16, 16, 1), *f2 = image_add(e, 16, 16, 2);
+	struct tview *v = view_add(e, 16, 16, place("side", 0, 0, 0, true));
+	attach(v, f1->fb);
+	idle(e);
+	assert_true(side->base.in_flight);
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 0, 0, 0, true });
+	attach(v, f2->fb);
+	idle(e);
+	assert_ptr_equal(layer_of(last_record(e), v)->fb, f2->fb);
+	fake_present(e->main, 30);
+	fake_present(side, 30);
+	settle(e);
+	assert_int_equal(v->nevents, 2);
+	assert_ptr_equal(v->events[0].fb, f1->fb);
+	assert_false(v->events[0].shown);
+	assert_ptr_equal(v->events[1].fb, f2->fb);
+	assert_true(v->events[1].shown);
+	assert_int_equal(v->events[1].when_ns, 30);
+	assert_ptr_equal(v->view->current.fb, f2->fb);
+	assert_int_equal(f1->fb->locks, 0);
+}
+
 /* ---- swapchains ---- */
 
 static void handle_gone(struct wl_listener *listener, void *data)
@@ -1535,6 +1566,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fb_dropped_at_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moved_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moves_with_frame_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(view_moves_and_attaches, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(destroyed_in_use, setup, teardown),
 	};
