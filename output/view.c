@@ -167,7 +167,8 @@ static bool completes(struct dmab_view *view, void *data)
 	struct complete *c = data;
 	if (c->screen)
 		return view->has_queued && view->queued_on == c->screen;
-	return !view->screen && view->has_pending;
+	/* A frame still in flight on a screen the view left completes first. */
+	return !view->screen && view->has_pending && !view->has_queued;
 }
 
 /* Queued (screen) or pending (NULL) becomes current; its user hears of it. */

@@ -1436,6 +1436,35 @@ static void view_moves_and_attaches(void **state)
 	assert_int_equal(f1->fb->locks, 0);
 }
 
+/*
+ * A view that loses its screen with a frame in flight there, and gets a
+ * new frame: the frame in flight is reported first, and the view ends up
+ * showing its newest frame.
+ */
+static void view_hidden_with_frame_in_flight(void **state)
+{
+	struct env *e = *state;
+	struct image *f4 = image_add(e, 16, 16, 4), *f5 = image_add(e, 16, 16, 5);
+	struct tview *v = view_add(e, 16, 16, place("main", 0, 0, 0, true));
+	attach(v, f4->fb);
+	idle(e);
+	assert_true(e->main->base.in_flight);
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "nowhere", 0, 0, 0, true });
+	attach(v, f5->fb);
+	run_for(e, 50);
+	fake_present(e->main, dmab_now_ns());
+	assert_true(run_until_events(e, v, 2, 1000));
+	run_for(e, 50);
+	settle(e);
+	assert_int_equal(v->nevents, 2);
+	assert_ptr_equal(v->events[0].fb, f4->fb);
+	assert_ptr_equal(v->events[1].fb, f5->fb);
+	assert_false(v->events[1].shown);
+	assert_ptr_equal(v->view->current.fb, f5->fb);
+	assert_ptr_equal(dmab_view_latest(v->view)->fb, f5->fb);
+	assert_int_equal(f4->fb->locks, 0);
+}
+
 /* ---- swapchains ---- */
 
 static void handle_gone(struct wl_listener *listener, void *data)
@@ -1567,6 +1596,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(view_moved_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moves_with_frame_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_moves_and_attaches, setup, teardown),
+		cmocka_unit_test_setup_teardown(view_hidden_with_frame_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(destroyed_in_use, setup, teardown),
 	};
