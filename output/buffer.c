@@ -48,6 +48,17 @@ static void addons_destroy(struct wl_list *addons)
 	}
 }
 
+/* Whether fd's memory holds size octets, where it says (dma-bufs and memfds do). */
+static bool holds(int fd, size_t size)
+{
+	/* The offset is shared with the caller's descriptor: put it back (a dma-buf has none). */
+	off_t cur = lseek(fd, 0, SEEK_CUR);
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (cur >= 0)
+		lseek(fd, cur, SEEK_SET);
+	return end < 0 || (uint64_t)end >= size;
+}
+
 static size_t page_round(size_t size)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -68,6 +79,12 @@ int dmab_obuf_import(struct dmab_output *output, int fd, size_t size, struct dma
 		int err = -errno;
 		free(buf);
 		return err;
+	}
+	/* Reading a mapping past the end of its memory is SIGBUS. */
+	if (!holds(buf->fd, size)) {
+		close(buf->fd);
+		free(buf);
+		return -EINVAL;
 	}
 	/* For composition and screenshots; a gntdev dma-buf has no mmap. */
 	void *cpu = mmap(NULL, page_round(size), PROT_READ, MAP_SHARED, buf->fd, 0);

@@ -211,8 +211,9 @@ struct dmab_screen *dmab_output_find_screen(struct dmab_output *output, const ch
 /**
  * Wrap a dma-buf (dup'd; the caller keeps fd) of size octets. It is mapped
  * for the CPU where the exporter allows, and offered to every backend that
- * imports buffers. -EOPNOTSUPP when nothing could use it: no CPU mapping
- * and no backend took it.
+ * imports buffers. -EINVAL when its memory is smaller than size;
+ * -EOPNOTSUPP when nothing could use it: no CPU mapping and no backend
+ * took it.
  */
 int dmab_obuf_import(struct dmab_output *output, int fd, size_t size, struct dmab_obuf **buf);
 

@@ -561,6 +561,28 @@ static void unmapped_layer(void **state)
 	assert_int_equal(im->imported, 0);
 }
 
+/*
+ * A buffer said to be larger than its memory: refused, since reading the
+ * mapping past the memory's end would kill the process (SIGBUS).
+ */
+static void import_larger_than_memory(void **state)
+{
+	struct env *e = *state;
+	int fd = memfd_create("test-compose-short", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	struct dmab_obuf *buf = NULL;
+	assert_int_equal(dmab_obuf_import(e->output, fd, 3 * 4096, &buf), -EINVAL);
+	assert_null(buf);
+	/* The caller's file offset is its own. */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 1);
+	assert_int_equal(dmab_obuf_import(e->output, fd, 4096, &buf), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 1);
+	assert_int_equal(dmab_obuf_destroy(buf), 0);
+	close(fd);
+}
+
 /* ---- composed by a screen ---- */
 
 struct placed {
@@ -666,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(overlapping_layers, setup, teardown),
 		cmocka_unit_test_setup_teardown(over_what_was_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(unmapped_layer, setup, teardown),
+		cmocka_unit_test_setup_teardown(import_larger_than_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(composed_by_screen, setup, teardown),
 	};
 	dmab_log_init(DMAB_LOG_WARN, NULL);
