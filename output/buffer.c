@@ -48,6 +48,17 @@ static void addons_destroy(struct wl_list *addons)
 	}
 }
 
+/* Whether fd's memory holds size octets, where it says (dma-bufs and memfds do). */
+static bool holds(int fd, size_t size)
+{
+	/* The offset is shared with the caller's descriptor: put it back (a dma-buf has none). */
+	off_t cur = lseek(fd, 0, SEEK_CUR);
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (cur >= 0)
+		lseek(fd, cur, SEEK_SET);
+	return end < 0 || (uint64_t)end >= size;
+}
+
 static size_t page_round(size_t size)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -68,6 +79,12 @@ int dmab_obuf_import(struct dmab_output *output, int fd, size_t size, struct dma
 		int err = -errno;
 		free(buf);
 		return err;
+	}
+	/* Reading a mapping past the end of its memory is SIGBUS. */
+	if (!holds(buf->fd, size)) {
+		close(buf->fd);
+		free(buf);
+		return -EINVAL;
 	}
 	/* For composition and screenshots; a gntdev dma-buf has no mmap. */
 	void *cpu = mmap(NULL, page_round(size), PROT_READ, MAP_SHARED, buf->fd, 0);
@@ -201,11 +218,11 @@ static void fb_free(struct dmab_ofb *fb)
 	if (fb->image)
 		pixman_image_unref(fb->image);
 	fb->image = NULL;
+	/* A destroy listener may let go of the buffer: it goes after, with its last framebuffer. */
 	struct dmab_obuf *buf = fb->buffer;
-	buf->nfbs--;
 	wl_signal_emit_mutable(&fb->events.destroy, fb);
 	free(fb);
-	if (buf->dropped && buf->nfbs == 0)
+	if (--buf->nfbs == 0 && buf->dropped)
 		obuf_free(buf);
 }
 
@@ -225,11 +242,11 @@ void dmab_ofb_unlock(struct dmab_ofb *fb)
 	}
 	if (--fb->locks > 0)
 		return;
-	/* A release listener may lock it again, or drop it: freed here, after. */
-	fb->releasing++;
-	wl_signal_emit_mutable(&fb->events.release, fb);
-	fb->releasing--;
-	if (fb->dropped && fb->locks == 0 && fb->releasing == 0)
+	/* Dropping it is the owner's usual answer to "idle": it may be gone now. */
+	if (dmab_signal_emit_guarded(&fb->events.release, &fb->events.destroy, fb))
+		return;
+	/* A release listener may have locked it again. */
+	if (fb->dropped && fb->locks == 0)
 		fb_free(fb);
 }
 
@@ -238,7 +255,7 @@ void dmab_ofb_drop(struct dmab_ofb *fb)
 	if (!fb || fb->dropped)
 		return;
 	fb->dropped = true;
-	if (fb->locks == 0 && fb->releasing == 0)
+	if (fb->locks == 0)
 		fb_free(fb);
 }
 

@@ -5,6 +5,15 @@
 
 #include "output/backend.h"
 
+/* output.c */
+
+/**
+ * Emit signal so that a listener may free the object it belongs to, whose
+ * destroy signal is destroy (emitted before it is freed). Returns whether
+ * it was freed: then nothing of it may be touched.
+ */
+bool dmab_signal_emit_guarded(struct wl_signal *signal, struct wl_signal *destroy, void *data);
+
 /* screen.c */
 
 /** Something on screen changed: commit at the next chance. */
@@ -24,10 +33,18 @@ struct dmab_view *dmab_view_find(struct dmab_output *output,
 
 /**
  * Queued content of every view committed on screen (NULL: views without a
- * screen, pending) becomes current; events.present for each.
+ * screen, pending) becomes current; events.present for each, shown if
+ * on_screen (the commit reached the screen) and the view is visible there.
  */
 void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
-		uint64_t when_ns);
+		uint64_t when_ns, bool on_screen);
+
+/**
+ * view has a frame queued on a screen it left, and a newer one for its new
+ * screen: the queued one becomes current now, not shown (that screen's
+ * display holds its own lock on it).
+ */
+void dmab_view_complete_left(struct dmab_view *view, uint64_t when_ns);
 
 /** The 60 Hz clock of views without a screen. */
 int dmab_view_limbo_tick(void *data);

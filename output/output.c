@@ -76,6 +76,47 @@ struct dmab_screen *dmab_output_first_screen(struct dmab_output *output)
 	return screen;
 }
 
+struct emit_guard {
+	struct wl_listener destroy;
+	bool destroyed;
+};
+
+static void handle_guard_destroy(struct wl_listener *listener, void *data)
+{
+	struct emit_guard *guard = wl_container_of(listener, guard, destroy);
+	wl_list_remove(&guard->destroy.link);
+	guard->destroyed = true;
+}
+
+bool dmab_signal_emit_guarded(struct wl_signal *signal, struct wl_signal *destroy, void *data)
+{
+	/*
+	 * libwayland unlinks its markers from the list head after the last
+	 * listener returned: if one freed the object, the head would be freed
+	 * memory. The listeners hang on a head on this stack meanwhile.
+	 */
+	struct emit_guard guard = { .destroy.notify = handle_guard_destroy };
+	wl_signal_add(destroy, &guard.destroy);
+	struct wl_signal local;
+	wl_signal_init(&local);
+	wl_list_insert_list(&local.listener_list, &signal->listener_list);
+	wl_list_init(&signal->listener_list);
+	wl_signal_emit_mutable(&local, data);
+	if (guard.destroyed) {
+		/* Listeners left on what is gone: unlinked, so removing them is harmless. */
+		while (!wl_list_empty(&local.listener_list)) {
+			struct wl_list *link = local.listener_list.next;
+			wl_list_remove(link);
+			wl_list_init(link);
+		}
+		return true;
+	}
+	wl_list_remove(&guard.destroy.link);
+	/* Before those added meanwhile, which went onto signal itself. */
+	wl_list_insert_list(&signal->listener_list, &local.listener_list);
+	return false;
+}
+
 void dmab_backend_init(struct dmab_backend *backend, const struct dmab_backend_impl *impl,
 		const char *name)
 {

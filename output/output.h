@@ -86,12 +86,12 @@ struct dmab_ofb {
 	pixman_image_t *image;
 	bool image_is_copy;
 	unsigned int locks;
-	unsigned int releasing; /* inside events.release */
 	bool dropped;           /* its creator let go: freed at the last unlock */
 	void *data;             /* the user's */
 	struct wl_list addons;  /* struct dmab_addon.link */
 	struct {
-		struct wl_signal release;   /* the last lock went: it is idle */
+		/* The last lock went: it is idle. A listener may lock it again or drop it. */
+		struct wl_signal release;
 		struct wl_signal destroy;
 	} events;
 };
@@ -236,8 +236,9 @@ bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer);
 /**
  * Wrap a dma-buf (dup'd; the caller keeps fd) of size octets. It is mapped
  * for the CPU where the exporter allows, and offered to every backend that
- * imports buffers. -EOPNOTSUPP when nothing could use it: no CPU mapping
- * and no backend took it.
+ * imports buffers. -EINVAL when its memory is smaller than size;
+ * -EOPNOTSUPP when nothing could use it: no CPU mapping and no backend
+ * took it.
  */
 int dmab_obuf_import(struct dmab_output *output, int fd, size_t size, struct dmab_obuf **buf);
 
@@ -309,7 +310,10 @@ void dmab_view_set_place(struct dmab_view *view, const struct dmab_view_place *p
  */
 void dmab_view_attach(struct dmab_view *view, const struct dmab_view_content *content);
 
-/** What the view will show at its next frame: pending if any, else current. */
+/**
+ * What the view will show at its next frame: pending if any, else what is
+ * queued (in flight on a screen), else current.
+ */
 const struct dmab_view_content *dmab_view_latest(const struct dmab_view *view);
 
 /**

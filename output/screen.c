@@ -34,6 +34,7 @@ void dmab_screen_init(struct dmab_screen *screen, struct dmab_backend *backend,
 	screen->width = width;
 	screen->height = height;
 	screen->refresh_mhz = refresh_mhz ? refresh_mhz : 60000;
+	screen->ntested = SIZE_MAX;     /* nothing tested yet: the first state is */
 	wl_list_init(&screen->link);
 	wl_signal_init(&screen->events.destroy);
 }
@@ -71,8 +72,8 @@ void dmab_screen_finish(struct dmab_screen *screen)
 		wl_list_remove(&screen->link);
 		wl_list_init(&screen->link);
 		screen->announced = false;
-		/* What was on its way completes: its guests are not left waiting. */
-		dmab_view_complete(screen->output, screen, dmab_now_ns());
+		/* What was on its way completes, never shown: nobody is left waiting. */
+		dmab_view_complete(screen->output, screen, dmab_now_ns(), false);
 		dmab_view_screen_removed(screen);
 		dmab_log(DMAB_LOG_INFO, "output %s: screen %s is gone", screen->backend->name,
 			screen->name);
@@ -97,6 +98,8 @@ void dmab_screen_set_mode(struct dmab_screen *screen, uint32_t width, uint32_t h
 	screen->height = height;
 	if (refresh_mhz)
 		screen->refresh_mhz = refresh_mhz;
+	/* What the backend took in the old mode may not fit the new one. */
+	screen->ntested = SIZE_MAX;
 	/* The targets no longer fit: those on screen go at their last unlock. */
 	dmab_swapchain_destroy(screen->composition);
 	screen->composition = NULL;
@@ -151,6 +154,12 @@ static bool wants_frame(struct dmab_view *view, void *data)
 static bool changed(struct dmab_view *view, void *data)
 {
 	return view->screen == data && (view->has_pending || view->place_changed);
+}
+
+static bool queued_elsewhere(struct dmab_view *view, void *data)
+{
+	return view->screen == data && view->has_pending && view->has_queued &&
+		view->queued_on != data;
 }
 
 static int by_z(const void *a, const void *b)
@@ -313,9 +322,9 @@ static int compose_all(struct dmab_screen *screen, const struct dmab_screen_stat
 	return 0;
 }
 
-static void commit_done(struct dmab_screen *screen, struct dmab_ofb *target)
+/* pending -> queued for every view of the screen; target (may be NULL) is queued. */
+static void take_pending(struct dmab_screen *screen, struct dmab_ofb *target)
 {
-	/* pending -> queued for every view of the screen. */
 	struct dmab_view *view;
 	wl_list_for_each(view, &screen->output->views, link) {
 		if (view->screen != screen)
@@ -338,8 +347,6 @@ static void commit_done(struct dmab_screen *screen, struct dmab_ofb *target)
 	target_release(&screen->target_queued);
 	screen->target_queued = target;
 	screen->dirty = false;
-	screen->in_flight = true;
-	screen->commits++;
 }
 
 static void run_frame(struct dmab_screen *screen)
@@ -356,10 +363,17 @@ static void run_frame(struct dmab_screen *screen)
 	struct dmab_view *view;
 	while ((view = dmab_view_find(screen->output, wants_frame, screen))) {
 		view->wants_frame = false;
-		wl_signal_emit_mutable(&view->events.frame, view);
+		dmab_signal_emit_guarded(&view->events.frame, &view->events.destroy, view);
 	}
 	if (!screen->dirty && !dmab_view_find(screen->output, changed, screen))
 		return;
+	/*
+	 * A view that came here with a frame still in flight on the screen it
+	 * left: that frame is over for it before its next one is queued here,
+	 * reported rather than lost.
+	 */
+	while ((view = dmab_view_find(screen->output, queued_elsewhere, screen)))
+		dmab_view_complete_left(view, dmab_now_ns());
 
 	struct dmab_screen_state state = { 0 };
 	if (build_state(screen, false, &state.layers, &state.nlayers)) {
@@ -392,13 +406,14 @@ static void run_frame(struct dmab_screen *screen)
 		screen->failed++;
 		dmab_log_ratelimited(&log_rl, DMAB_LOG_ERROR, "screen %s: the display refused a "
 			"frame, composed too: %s", screen->name, dmab_strerror(ret));
-		/* Its views' frames complete anyway, hidden, so nobody waits. */
-		commit_done(screen, NULL);
-		screen->in_flight = false;
-		dmab_view_complete(screen->output, screen, dmab_now_ns());
+		/* Its views' frames complete anyway, not shown, so nobody waits. */
+		take_pending(screen, NULL);
+		dmab_view_complete(screen->output, screen, dmab_now_ns(), false);
 		return;
 	}
-	commit_done(screen, target);
+	take_pending(screen, target);
+	screen->in_flight = true;
+	screen->commits++;
 }
 
 void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
@@ -409,7 +424,7 @@ void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
 	target_release(&screen->target_current);
 	screen->target_current = screen->target_queued;
 	screen->target_queued = NULL;
-	dmab_view_complete(screen->output, screen, when_ns);
+	dmab_view_complete(screen->output, screen, when_ns, true);
 	if (screen->frame_pending || screen->dirty ||
 			dmab_view_find(screen->output, changed, screen) ||
 			dmab_view_find(screen->output, wants_frame, screen))

@@ -124,13 +124,14 @@ bool dmab_swapchain_prepare(struct dmab_swapchain *sc, unsigned int count, size_
 		if (!bytes)
 			slot->touched = slot_size(slot);
 		while (slot->touched < slot_size(slot)) {
-			if (*budget == 0)
+			/* A page is faulted in whole: only if the budget still holds one. */
+			if (*budget < 4096)
 				return false;
 			/* Nobody reads an unlocked slot: writing it is harmless. */
 			if (!slot->fb->locks)
 				bytes[slot->touched] = 0;
 			slot->touched += 4096;
-			*budget = *budget > 4096 ? *budget - 4096 : 0;
+			*budget -= 4096;
 		}
 	}
 	return true;

@@ -43,9 +43,9 @@ bool dmab_swapchain_fits(const struct dmab_swapchain *sc, uint32_t width, uint32
 struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc);
 
 /**
- * Make up to count framebuffers ahead and touch their pages, about budget
- * octets per call (*budget is what is left of it), so that a first write
- * never stalls on page faults. Returns whether it is done.
+ * Make up to count framebuffers ahead and touch their pages, whole pages
+ * within budget octets per call (*budget is what is left of it), so that a
+ * first write never stalls on page faults. Returns whether it is done.
  */
 bool dmab_swapchain_prepare(struct dmab_swapchain *sc, unsigned int count, size_t *budget);
 

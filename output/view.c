@@ -36,6 +36,13 @@ static void limbo_schedule(struct dmab_output *output)
 	wl_event_source_timer_update(output->limbo_timer, LIMBO_PERIOD_MS);
 }
 
+/* A view left screen: it commits without it, even if nothing else changed. */
+static void screen_left(struct dmab_screen *screen)
+{
+	screen->dirty = true;
+	dmab_screen_schedule_frame(screen);
+}
+
 /* The view's screen (or the limbo clock) should run a frame. */
 static void view_changed(struct dmab_view *view)
 {
@@ -74,10 +81,8 @@ void dmab_view_destroy(struct dmab_view *view)
 	wl_signal_emit_mutable(&view->events.destroy, view);
 	wl_list_remove(&view->link);
 	/* Its screen commits without it; the display unlocks what it still shows. */
-	if (view->screen) {
-		view->screen->dirty = true;
-		dmab_screen_schedule_frame(view->screen);
-	}
+	if (view->screen)
+		screen_left(view->screen);
 	content_clear(&view->pending);
 	content_clear(&view->queued);
 	content_clear(&view->current);
@@ -91,10 +96,8 @@ void dmab_view_set_place(struct dmab_view *view, const struct dmab_view_place *p
 	view->place.screen[sizeof(view->place.screen) - 1] = '\0';
 	view->screen = dmab_output_find_screen(view->output, view->place.screen);
 	view->place_changed = true;
-	if (old && old != view->screen) {
-		old->dirty = true;
-		dmab_screen_schedule_frame(old);
-	}
+	if (old && old != view->screen)
+		screen_left(old);
 	view_changed(view);
 }
 
@@ -107,7 +110,10 @@ void dmab_view_attach(struct dmab_view *view, const struct dmab_view_content *co
 
 const struct dmab_view_content *dmab_view_latest(const struct dmab_view *view)
 {
-	return view->has_pending ? &view->pending : &view->current;
+	if (view->has_pending)
+		return &view->pending;
+	/* Queued on a screen it left: newer than current, and what its new screen shows. */
+	return view->has_queued ? &view->queued : &view->current;
 }
 
 void dmab_view_schedule_frame(struct dmab_view *view)
@@ -161,37 +167,49 @@ static bool completes(struct dmab_view *view, void *data)
 	struct complete *c = data;
 	if (c->screen)
 		return view->has_queued && view->queued_on == c->screen;
-	return !view->screen && view->has_pending;
+	/* A frame still in flight on a screen the view left completes first. */
+	return !view->screen && view->has_pending && !view->has_queued;
+}
+
+/* Queued (screen) or pending (NULL) becomes current; its user hears of it. */
+static void complete_view(struct dmab_view *view, struct dmab_screen *screen,
+		uint64_t when_ns, bool on_screen)
+{
+	struct dmab_view_content *from = screen ? &view->queued : &view->pending;
+	struct dmab_ofb *old = view->current.fb;
+	view->current = *from;
+	*from = (struct dmab_view_content){ 0 };
+	if (screen) {
+		view->has_queued = false;
+		view->queued_on = NULL;
+	} else {
+		view->has_pending = false;
+	}
+	struct dmab_view_present_event event = {
+		.view = view,
+		.fb = view->current.fb,
+		.seq = view->current.seq,
+		.when_ns = when_ns,
+		.shown = on_screen && view->screen == screen && view->place.visible,
+	};
+	/* The view's lock on the old frame goes after its user heard of the new one. */
+	dmab_signal_emit_guarded(&view->events.present, &view->events.destroy, &event);
+	dmab_ofb_unlock(old);
 }
 
 void dmab_view_complete(struct dmab_output *output, struct dmab_screen *screen,
-		uint64_t when_ns)
+		uint64_t when_ns, bool on_screen)
 {
 	struct complete c = { screen };
 	struct dmab_view *view;
 	/* One at a time: a present listener may attach, move or destroy views. */
-	while ((view = dmab_view_find(output, completes, &c))) {
-		struct dmab_view_content *from = screen ? &view->queued : &view->pending;
-		struct dmab_ofb *old = view->current.fb;
-		view->current = *from;
-		*from = (struct dmab_view_content){ 0 };
-		if (screen) {
-			view->has_queued = false;
-			view->queued_on = NULL;
-		} else {
-			view->has_pending = false;
-		}
-		struct dmab_view_present_event event = {
-			.view = view,
-			.fb = view->current.fb,
-			.seq = view->current.seq,
-			.when_ns = when_ns,
-			.shown = screen && view->screen == screen && view->place.visible,
-		};
-		/* The view's lock on the old frame goes after its user heard of the new one. */
-		wl_signal_emit_mutable(&view->events.present, &event);
-		dmab_ofb_unlock(old);
-	}
+	while ((view = dmab_view_find(output, completes, &c)))
+		complete_view(view, screen, when_ns, on_screen);
+}
+
+void dmab_view_complete_left(struct dmab_view *view, uint64_t when_ns)
+{
+	complete_view(view, view->queued_on, when_ns, false);
 }
 
 static bool limbo_wants_frame(struct dmab_view *view, void *data)
@@ -211,9 +229,9 @@ int dmab_view_limbo_tick(void *data)
 	struct dmab_view *view;
 	while ((view = dmab_view_find(output, limbo_wants_frame, NULL))) {
 		view->wants_frame = false;
-		wl_signal_emit_mutable(&view->events.frame, view);
+		dmab_signal_emit_guarded(&view->events.frame, &view->events.destroy, view);
 	}
-	dmab_view_complete(output, NULL, dmab_now_ns());
+	dmab_view_complete(output, NULL, dmab_now_ns(), false);
 	if (dmab_view_find(output, limbo_busy, NULL))
 		limbo_schedule(output);
 	return 0;
