@@ -17,10 +17,12 @@
 
 #include "client/client-impl.h"
 #include "client/request.h"
+#ifdef DMAB_HAVE_SIM
 #include "hv/sim/sim.h"
+#endif
 #include "protocol/format.h"
 #include "protocol/request.h"
-#ifdef DMAB_CLIENT_HAVE_XEN
+#ifdef DMAB_HAVE_XEN
 #include "hv/xen.h"
 #endif
 
@@ -578,7 +580,7 @@ static int open_hv(const struct dmab_client_options *o, struct dmab_hv **hv)
 		kind = access("/dev/xen", F_OK) == 0 ? DMAB_CLIENT_HV_XEN : DMAB_CLIENT_HV_SIM;
 
 	if (kind == DMAB_CLIENT_HV_XEN) {
-#ifdef DMAB_CLIENT_HAVE_XEN
+#ifdef DMAB_HAVE_XEN
 		return dmab_hv_xen_open(DMAB_HV_FRONTEND, hv);
 #else
 		dmab_log(DMAB_LOG_ERROR, "this libdmabridge-client was built without Xen");
@@ -588,6 +590,7 @@ static int open_hv(const struct dmab_client_options *o, struct dmab_hv **hv)
 	if (kind != DMAB_CLIENT_HV_SIM)
 		return -EINVAL;
 
+#ifdef DMAB_HAVE_SIM
 	char buf[256];
 	const char *path = o->sim_socket;
 	if (!path)
@@ -598,6 +601,10 @@ static int open_hv(const struct dmab_client_options *o, struct dmab_hv **hv)
 	if (ret)
 		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot reach the simulator at %s", path);
 	return ret;
+#else
+	dmab_log(DMAB_LOG_ERROR, "this libdmabridge-client was built without the simulator");
+	return -EOPNOTSUPP;
+#endif
 }
 
 static int create_device(struct dmab_client *c, const struct dmab_client_options *o)
@@ -610,6 +617,7 @@ static int create_device(struct dmab_client *c, const struct dmab_client_options
 	if (o->connector_count == 0 || !o->connectors)
 		return -EINVAL;
 
+#ifdef DMAB_HAVE_SIM
 	struct dmab_sim_connector *conns = calloc(o->connector_count, sizeof(*conns));
 	if (!conns)
 		return -ENOMEM;
@@ -625,6 +633,9 @@ static int create_device(struct dmab_client *c, const struct dmab_client_options
 		dmab_log_errno(DMAB_LOG_ERROR, ret, "vdispl %u: the simulator's toolstack "
 			"refused the device", o->devid);
 	return ret;
+#else
+	return -EOPNOTSUPP;
+#endif
 }
 
 static int read_device(struct dmab_client *c)

@@ -18,9 +18,14 @@
 void dmab_config_defaults(struct dmab_config *config)
 {
 	memset(config, 0, sizeof(*config));
+#ifdef DMAB_HAVE_SIM
 	config->hv = DMAB_HV_KIND_SIM;
+#else
+	config->hv = DMAB_HV_KIND_XEN;
+#endif
 	config->log_level = DMAB_LOG_INFO;
-	snprintf(config->output, sizeof(config->output), "headless");
+	snprintf(config->outputs[0], sizeof(config->outputs[0]), "headless");
+	config->noutputs = 1;
 	config->screens[0] = (struct dmab_headless_screen_config){ "main", 1920, 1080, 60000, 0 };
 	config->nscreens = 1;
 	config->limits = (struct dmab_config_limits){
@@ -92,6 +97,35 @@ static bool copy_str(char *dst, size_t size, const char *value)
 	return true;
 }
 
+/* "headless", or several: "drm headless" (commas or spaces between). */
+static bool parse_outputs(struct dmab_config *c, const char *value)
+{
+	static const char *const known[] = { "headless", "drm", "wayland" };
+	unsigned int n = 0;
+	char names[DMAB_MAX_OUTPUTS][16];
+	const char *p = value;
+	while (*p) {
+		size_t len = strcspn(p, ", ");
+		if (len) {
+			bool ok = false;
+			for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+				ok = ok || (strlen(known[i]) == len && !strncmp(p, known[i], len));
+			for (unsigned int i = 0; i < n && ok; i++)
+				ok = strlen(names[i]) != len || strncmp(p, names[i], len);
+			if (!ok || n == DMAB_MAX_OUTPUTS)
+				return false;
+			snprintf(names[n++], sizeof(names[0]), "%.*s", (int)len, p);
+		}
+		p += len;
+		p += strspn(p, ", ");
+	}
+	if (n == 0)
+		return false;
+	memcpy(c->outputs, names, sizeof(names));
+	c->noutputs = n;
+	return true;
+}
+
 static bool server_key(struct dmab_config *c, const char *name, const char *value)
 {
 	if (!strcmp(name, "hypervisor")) {
@@ -110,7 +144,7 @@ static bool server_key(struct dmab_config *c, const char *name, const char *valu
 	if (!strcmp(name, "log-level"))
 		return dmab_log_level_parse(value, &c->log_level) == 0;
 	if (!strcmp(name, "output"))
-		return !strcmp(value, "headless") && copy_str(c->output, sizeof(c->output), value);
+		return parse_outputs(c, value);
 	if (!strcmp(name, "release-timeout-ms")) {
 		uint64_t v;
 		if (!parse_u64(value, 2900, &v) || v == 0)

@@ -14,6 +14,7 @@
 
 #define DMAB_CONFIG_MAX_PLACES 64
 #define DMAB_MAX_SCREENS 8
+#define DMAB_MAX_OUTPUTS 4
 
 enum dmab_hv_kind {
 	DMAB_HV_KIND_SIM,
@@ -62,7 +63,9 @@ struct dmab_config {
 	char sim_socket[108];           /* "" for the default */
 	char control_socket[108];       /* "" for the default */
 	enum dmab_log_level log_level;
-	char output[16];                /* "headless" */
+	/* The display backends to run, by name ("headless", "drm", "wayland"). */
+	char outputs[DMAB_MAX_OUTPUTS][16];
+	unsigned int noutputs;
 	struct dmab_headless_screen_config screens[DMAB_MAX_SCREENS];
 	unsigned int nscreens;
 	struct dmab_config_limits limits;

@@ -6,7 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#ifdef DMAB_HAVE_SIM
 #include "hv/sim/sim.h"
+#endif
 #include "protocol/xenstore.h"
 #include "server/control.h"
 #include "server/copier.h"
@@ -160,13 +162,35 @@ static int open_hv(struct dmab_server *server)
 		return -EOPNOTSUPP;
 #endif
 	}
+#ifdef DMAB_HAVE_SIM
 	char path[108];
 	const char *socket = c->sim_socket[0] ? c->sim_socket :
 		dmab_hv_sim_default_socket(path, sizeof(path));
 	if (!socket)
 		return -ENAMETOOLONG;
 	return dmab_hv_sim_host(socket, NULL, &server->hv);
+#else
+	dmab_log(DMAB_LOG_ERROR, "this dmabridged was built without the simulator");
+	return -EOPNOTSUPP;
+#endif
 }
+
+#ifdef DMAB_OUTPUT_HEADLESS
+static struct dmab_backend *headless_from_config(const struct dmab_config *c)
+{
+	return dmab_headless_create(c->screens, c->nscreens);
+}
+#endif
+
+/* The display backends this build has, by the names the configuration uses. */
+static const struct {
+	const char *name;
+	struct dmab_backend *(*create)(const struct dmab_config *config);
+} backends[] = {
+#ifdef DMAB_OUTPUT_HEADLESS
+	{ "headless", headless_from_config },
+#endif
+};
 
 static int open_output(struct dmab_server *server)
 {
@@ -174,10 +198,24 @@ static int open_output(struct dmab_server *server)
 	server->output = dmab_output_create(server->loop);
 	if (!server->output)
 		return -ENOMEM;
-	struct dmab_backend *headless = dmab_headless_create(c->screens, c->nscreens);
-	if (!headless)
-		return -ENOMEM;
-	return dmab_output_add_backend(server->output, headless);
+	for (unsigned int i = 0; i < c->noutputs; i++) {
+		size_t k = 0;
+		while (k < sizeof(backends) / sizeof(backends[0]) && strcmp(backends[k].name,
+				c->outputs[i]))
+			k++;
+		if (k == sizeof(backends) / sizeof(backends[0])) {
+			dmab_log(DMAB_LOG_ERROR, "this dmabridged was built without the %s output",
+				c->outputs[i]);
+			return -EOPNOTSUPP;
+		}
+		struct dmab_backend *backend = backends[k].create(c);
+		if (!backend)
+			return -ENOMEM;
+		int ret = dmab_output_add_backend(server->output, backend);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *config,
