@@ -13,6 +13,7 @@
 
 #include "common/paths.h"
 #include "server/control.h"
+#include "server/control-request.h"
 #include "server/frontend.h"
 #include "server/pixels.h"
 #include "server/server.h"
@@ -39,6 +40,7 @@ struct dmab_control {
 	struct wl_event_source *source;
 	struct wl_list clients;
 	unsigned int nclients;
+	struct dmab_ratelimit rl;       /* log lines about bad requests */
 };
 
 static void client_destroy(struct client *c)
@@ -219,10 +221,9 @@ static json_object *error(const char *fmt, ...)
 	return r;
 }
 
-static json_object *cmd_screenshot(struct client *client, json_object *req)
+static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_screenshot *req)
 {
 	struct dmab_server *server = client->control->server;
-	json_object *v;
 	pixman_image_t *img = NULL;
 	int fd = take_fd(client);
 	if (fd < 0)
@@ -230,27 +231,28 @@ static json_object *cmd_screenshot(struct client *client, json_object *req)
 
 	json_object *r;
 	const char *screen_name = NULL, *connector = NULL;
-	bool screen_or_connector = false;
-	if (json_object_object_get_ex(req, "connector", &v)) {
-		connector = json_object_get_string(v);
-	} else if (json_object_object_get_ex(req, "screen", &v)) {
-		screen_name = json_object_get_string(v);
-	} else if (json_object_object_get_ex(req, "target", &v)) {
-		/* A screen name, else a connector. */
-		const char *t = json_object_get_string(v);
-		if (dmab_output_find_screen(server->output, t) >= 0)
-			screen_name = t;
-		else
-			connector = t;
-		screen_or_connector = true;
-	} else {
+	switch (req->target) {
+	case DMAB_CTL_TARGET_FIRST_SCREEN:
 		screen_name = server->output->screens[0].name;
+		break;
+	case DMAB_CTL_TARGET_SCREEN:
+		screen_name = req->name;
+		break;
+	case DMAB_CTL_TARGET_CONNECTOR:
+		connector = req->name;
+		break;
+	case DMAB_CTL_TARGET_ANY:
+		if (dmab_output_find_screen(server->output, req->name) >= 0)
+			screen_name = req->name;
+		else
+			connector = req->name;
+		break;
 	}
 
 	if (connector) {
 		struct dmab_connector *c = find_connector(server, connector);
 		if (!c) {
-			r = error("no connector %s%s", connector, screen_or_connector ?
+			r = error("no connector %s%s", connector, req->target == DMAB_CTL_TARGET_ANY ?
 				", and no screen of that name" : "");
 			goto out;
 		}
@@ -286,29 +288,26 @@ out:
 	return r;
 }
 
-static json_object *cmd_layout(struct dmab_server *server, json_object *req)
+static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl_layout *req)
 {
-	json_object *v;
-	if (!json_object_object_get_ex(req, "connector", &v))
-		return error("layout needs a connector");
-	struct dmab_connector *c = find_connector(server, json_object_get_string(v));
+	struct dmab_connector *c = find_connector(server, req->connector);
 	if (!c)
-		return error("no connector %s", json_object_get_string(v));
+		return error("no connector %s", req->connector);
 	struct dmab_placement p = c->view->place;
-	if (json_object_object_get_ex(req, "screen", &v)) {
-		int screen = dmab_output_find_screen(server->output, json_object_get_string(v));
+	if (req->has_screen) {
+		int screen = dmab_output_find_screen(server->output, req->screen);
 		if (screen < 0)
-			return error("no screen %s", json_object_get_string(v));
+			return error("no screen %s", req->screen);
 		p.screen = (unsigned int)screen;
 	}
-	if (json_object_object_get_ex(req, "x", &v))
-		p.x = json_object_get_int(v);
-	if (json_object_object_get_ex(req, "y", &v))
-		p.y = json_object_get_int(v);
-	if (json_object_object_get_ex(req, "z", &v))
-		p.z = json_object_get_int(v);
-	if (json_object_object_get_ex(req, "visible", &v))
-		p.visible = json_object_get_boolean(v);
+	if (req->has_x)
+		p.x = req->x;
+	if (req->has_y)
+		p.y = req->y;
+	if (req->has_z)
+		p.z = req->z;
+	if (req->has_visible)
+		p.visible = req->visible;
 	c->place = p;
 	dmab_oview_place(c->view, &p);
 	json_object *r = json_object_new_object();
@@ -316,49 +315,54 @@ static json_object *cmd_layout(struct dmab_server *server, json_object *req)
 	return r;
 }
 
-static void handle_line(struct client *client, const char *line)
+static void handle_line(struct client *client, const char *line, size_t len)
 {
-	struct dmab_server *server = client->control->server;
-	json_object *req = json_tokener_parse(line);
-	json_object *cmd, *r;
-	if (!req || !json_object_is_type(req, json_type_object) ||
-			!json_object_object_get_ex(req, "cmd", &cmd)) {
-		r = error("not a JSON object with \"cmd\"");
+	struct dmab_control *control = client->control;
+	struct dmab_server *server = control->server;
+	struct dmab_ctl_request req;
+	char why[DMAB_CTL_ERROR_MAX];
+	json_object *r;
+	if (dmab_ctl_request_parse(line, len, &req, why)) {
+		dmab_log_ratelimited(&control->rl, DMAB_LOG_WARN, "control: bad request: %s", why);
+		r = error("%s", why);
 	} else {
-		const char *name = json_object_get_string(cmd);
-		if (!strcmp(name, "status"))
+		switch (req.cmd) {
+		case DMAB_CTL_STATUS:
 			r = cmd_status(server);
-		else if (!strcmp(name, "stats"))
+			break;
+		case DMAB_CTL_STATS:
 			r = cmd_stats(server);
-		else if (!strcmp(name, "screenshot"))
-			r = cmd_screenshot(client, req);
-		else if (!strcmp(name, "layout"))
-			r = cmd_layout(server, req);
-		else if (!strcmp(name, "reload"))
+			break;
+		case DMAB_CTL_SCREENSHOT:
+			r = cmd_screenshot(client, &req.screenshot);
+			break;
+		case DMAB_CTL_LAYOUT:
+			r = cmd_layout(server, &req.layout);
+			break;
+		case DMAB_CTL_RELOAD:
+		default:
 			r = dmab_server_reload(server) ? error("reload failed: see the log") :
 				json_object_new_object();
-		else
-			r = error("unknown command %s", name);
+			break;
+		}
 	}
 	if (!json_object_object_get_ex(r, "ok", NULL))
 		json_object_object_add(r, "ok", json_object_new_boolean(true));
 	const char *text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(text);
+	size_t tlen = strlen(text);
 	/* Answers are small but may exceed the socket buffer: write it all. */
 	const char *p = text;
-	while (len) {
-		ssize_t n = send(client->fd, p, len, MSG_NOSIGNAL);
+	while (tlen) {
+		ssize_t n = send(client->fd, p, tlen, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		p += n;
-		len -= (size_t)n;
+		tlen -= (size_t)n;
 	}
 	send(client->fd, "\n", 1, MSG_NOSIGNAL);
 	json_object_put(r);
-	if (req)
-		json_object_put(req);
 }
 
 static int handle_client(int fd, uint32_t mask, void *data)
@@ -402,7 +406,7 @@ static int handle_client(int fd, uint32_t mask, void *data)
 		if (!nl)
 			break;
 		*nl = '\0';
-		handle_line(c, c->buf);
+		handle_line(c, c->buf, (size_t)(nl - c->buf));
 		size_t used = (size_t)(nl - c->buf) + 1;
 		memmove(c->buf, nl + 1, c->len - used);
 		c->len -= used;
@@ -447,6 +451,7 @@ int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
 	if (!control)
 		return -ENOMEM;
 	control->server = server;
+	control->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
 	wl_list_init(&control->clients);
 	const char *path = server->config.control_socket[0] ? server->config.control_socket :
 		dmab_default_control_socket(control->path, sizeof(control->path));

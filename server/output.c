@@ -88,6 +88,8 @@ void dmab_output_init(struct dmab_output *out, const struct dmab_output_impl *im
 
 int dmab_output_find_screen(const struct dmab_output *out, const char *name)
 {
+	if (!name)
+		return -1;
 	for (unsigned int i = 0; i < out->nscreens; i++) {
 		if (strcmp(out->screens[i].name, name) == 0)
 			return (int)i;
