@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,19 +19,39 @@
 #include "server/pixels.h"
 #include "server/server.h"
 
+/*
+ * Bounds on what one client can make the server hold or do. Each client
+ * gets one request per loop iteration (a turn, as guests get), and none
+ * while an answer of its is outstanding or its queue of answers is above
+ * OUT_PAUSE: then nothing more is read from it until it reads.
+ */
 #define MAX_CLIENTS 16
 #define MAX_LINE (64 * 1024)
 #define MAX_CLIENT_FDS 4
+#define OUT_PAUSE (64 * 1024)
+/* A client whose answers would pile up beyond this is dropped. */
+#define OUT_MAX (64u << 20)
+/* A client with nothing outstanding, or not reading its answers, for this long is closed. */
+#define IDLE_TIMEOUT_MS 10000
+#define IDLE_CHECK_MS 1000
 
 struct client {
-	struct wl_list link;
+	struct wl_list link;            /* dmab_control.clients */
 	struct dmab_control *control;
 	int fd;
 	struct wl_event_source *source;
-	char buf[MAX_LINE];
-	size_t len;
-	int fds[MAX_CLIENT_FDS];
+	uint32_t mask;                  /* what source waits for */
+	char in[MAX_LINE];
+	size_t in_len;
+	size_t scanned;                 /* in[0, scanned) holds no newline */
+	bool eof;                       /* it will send no more */
+	int fds[MAX_CLIENT_FDS];        /* descriptors received, for screenshots, oldest first */
 	unsigned int nfds;
+	char *out;                      /* answers not sent yet: out[out_off, out_len) */
+	size_t out_off, out_len, out_cap;
+	struct wl_list turn_link;       /* dmab_control.turns, while waiting for a turn */
+	bool waiting_turn;
+	uint64_t active_ms;             /* it was last served, or read from us */
 };
 
 struct dmab_control {
@@ -40,7 +61,11 @@ struct dmab_control {
 	struct wl_event_source *source;
 	struct wl_list clients;
 	unsigned int nclients;
-	struct dmab_ratelimit rl;       /* log lines about bad requests */
+	struct wl_list turns;           /* struct client.turn_link: a request each, next iteration */
+	int turn_fd;                    /* eventfd: turns is not empty */
+	struct wl_event_source *turn_source;
+	struct wl_event_source *idle_timer;
+	struct dmab_ratelimit rl;       /* log lines a client can cause */
 };
 
 static void client_destroy(struct client *c)
@@ -49,9 +74,134 @@ static void client_destroy(struct client *c)
 	close(c->fd);
 	for (unsigned int i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
+	if (c->waiting_turn)
+		wl_list_remove(&c->turn_link);
 	wl_list_remove(&c->link);
 	c->control->nclients--;
+	free(c->out);
 	free(c);
+}
+
+static bool has_line(struct client *c)
+{
+	if (memchr(c->in + c->scanned, '\n', c->in_len - c->scanned))
+		return true;
+	c->scanned = c->in_len;
+	return false;
+}
+
+static size_t out_pending(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* Whether it may have its next request handled: nothing of it waits on us. */
+static bool may_serve(const struct client *c)
+{
+	return out_pending(c) <= OUT_PAUSE;
+}
+
+static void schedule_turn(struct client *c)
+{
+	struct dmab_control *control = c->control;
+	if (c->waiting_turn)
+		return;
+	c->waiting_turn = true;
+	bool was_empty = wl_list_empty(&control->turns);
+	wl_list_insert(control->turns.prev, &c->turn_link);
+	uint64_t one = 1;
+	if (was_empty && write(control->turn_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "control: cannot schedule a turn");
+}
+
+/*
+ * After anything changed for c: wait for what it may do next, give it a
+ * turn if a request of its may be handled, and close it once it is done.
+ * false when c was destroyed.
+ */
+static bool client_update(struct client *c)
+{
+	bool line = has_line(c);
+	if (c->eof && !line && out_pending(c) == 0) {
+		client_destroy(c);
+		return false;
+	}
+	uint32_t mask = 0;
+	if (!c->eof && !line && may_serve(c))
+		mask |= WL_EVENT_READABLE;
+	if (out_pending(c))
+		mask |= WL_EVENT_WRITABLE;
+	if (mask != c->mask && wl_event_source_fd_update(c->source, mask) == 0)
+		c->mask = mask;
+	if (line && may_serve(c))
+		schedule_turn(c);
+	return true;
+}
+
+/* Send what the socket takes now. false when c was destroyed (it is gone). */
+static bool client_flush(struct client *c)
+{
+	while (out_pending(c)) {
+		ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c),
+			MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			client_destroy(c);
+			return false;
+		}
+		c->out_off += (size_t)n;
+		c->active_ms = dmab_now_ms();
+	}
+	if (out_pending(c) == 0) {
+		c->out_off = c->out_len = 0;
+		/* A large answer's buffer goes with it. */
+		if (c->out_cap > OUT_PAUSE) {
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+	}
+	return true;
+}
+
+/* Queue an answer (taken) and its newline. false when c was dropped instead. */
+static bool client_answer(struct client *c, json_object *r)
+{
+	if (!json_object_object_get_ex(r, "ok", NULL))
+		json_object_object_add(r, "ok", json_object_new_boolean(true));
+	size_t len;
+	const char *text = json_object_to_json_string_length(r, JSON_C_TO_STRING_PLAIN, &len);
+	bool fits = len < OUT_MAX - out_pending(c);
+	if (fits && c->out_len + len + 1 > c->out_cap) {
+		memmove(c->out, c->out + c->out_off, out_pending(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (cap < c->out_len + len + 1)
+			cap *= 2;
+		char *grown = cap == c->out_cap ? c->out : realloc(c->out, cap);
+		if (grown) {
+			c->out = grown;
+			c->out_cap = cap;
+		}
+		fits = grown != NULL;
+	}
+	if (!fits) {
+		dmab_log_ratelimited(&c->control->rl, DMAB_LOG_WARN, "control: an answer of %zu "
+			"octets does not fit a client's queue: closing it", len);
+		json_object_put(r);
+		client_destroy(c);
+		return false;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	c->active_ms = dmab_now_ms();
+	json_object_put(r);
+	return client_flush(c);
 }
 
 static int take_fd(struct client *c)
@@ -315,14 +465,22 @@ static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl
 	return r;
 }
 
-static void handle_line(struct client *client, const char *line, size_t len)
+/* Handle the first request line of client: one turn. false when client is gone. */
+static bool serve_one(struct client *client)
 {
 	struct dmab_control *control = client->control;
 	struct dmab_server *server = control->server;
+	char *nl = memchr(client->in, '\n', client->in_len);
+	size_t len = (size_t)(nl - client->in);
 	struct dmab_ctl_request req;
 	char why[DMAB_CTL_ERROR_MAX];
+	int ret = dmab_ctl_request_parse(client->in, len, &req, why);
+	memmove(client->in, nl + 1, client->in_len - len - 1);
+	client->in_len -= len + 1;
+	client->scanned = 0;
+
 	json_object *r;
-	if (dmab_ctl_request_parse(line, len, &req, why)) {
+	if (ret) {
 		dmab_log_ratelimited(&control->rl, DMAB_LOG_WARN, "control: bad request: %s", why);
 		r = error("%s", why);
 	} else {
@@ -346,47 +504,50 @@ static void handle_line(struct client *client, const char *line, size_t len)
 			break;
 		}
 	}
-	if (!json_object_object_get_ex(r, "ok", NULL))
-		json_object_object_add(r, "ok", json_object_new_boolean(true));
-	const char *text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
-	size_t tlen = strlen(text);
-	/* Answers are small but may exceed the socket buffer: write it all. */
-	const char *p = text;
-	while (tlen) {
-		ssize_t n = send(client->fd, p, tlen, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		p += n;
-		tlen -= (size_t)n;
-	}
-	send(client->fd, "\n", 1, MSG_NOSIGNAL);
-	json_object_put(r);
+	return client_answer(client, r);
 }
 
-static int handle_client(int fd, uint32_t mask, void *data)
+static int handle_turns(int fd, uint32_t mask, void *data)
 {
-	struct client *c = data;
-	if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
-		client_destroy(c);
+	struct dmab_control *control = data;
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return 0;
+	/* This round's clients; a request that comes meanwhile waits for the next. */
+	struct wl_list round;
+	wl_list_init(&round);
+	wl_list_insert_list(&round, &control->turns);
+	wl_list_init(&control->turns);
+	while (!wl_list_empty(&round)) {
+		struct client *c = wl_container_of(round.next, c, turn_link);
+		wl_list_remove(&c->turn_link);
+		c->waiting_turn = false;
+		if (!has_line(c) || !may_serve(c))
+			continue;
+		if (serve_one(c))
+			client_update(c);
 	}
+	return 0;
+}
+
+/* One read of what the client sent. false when it was destroyed. */
+static bool client_read(struct client *c)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * MAX_CLIENT_FDS)];
 		struct cmsghdr align;
 	} ctrl;
-	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+	struct iovec iov = { c->in + c->in_len, sizeof(c->in) - c->in_len };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctrl.buf, .msg_controllen = sizeof(ctrl.buf),
 	};
-	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
+	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n < 0) {
 		client_destroy(c);
-		return 0;
+		return false;
 	}
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -400,20 +561,69 @@ static int handle_client(int fd, uint32_t mask, void *data)
 				close(in[i]);
 		}
 	}
-	c->len += (size_t)n;
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (!nl)
-			break;
-		*nl = '\0';
-		handle_line(c, c->buf, (size_t)(nl - c->buf));
-		size_t used = (size_t)(nl - c->buf) + 1;
-		memmove(c->buf, nl + 1, c->len - used);
-		c->len -= used;
+	if (n == 0) {
+		/* Shut for writing: what it asked for is still answered. */
+		c->eof = true;
+		return true;
 	}
-	if (c->len == sizeof(c->buf))
-		client_destroy(c); /* a line longer than any request */
+	c->in_len += (size_t)n;
+	if (!has_line(c) && c->in_len == sizeof(c->in)) {
+		dmab_log_ratelimited(&c->control->rl, DMAB_LOG_WARN, "control: a request longer "
+			"than %d octets: closing the connection", MAX_LINE);
+		client_destroy(c);
+		return false;
+	}
+	return true;
+}
+
+static int handle_client(int fd, uint32_t mask, void *data)
+{
+	struct client *c = data;
+	if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
+		/* Gone: nobody reads what it asked for. */
+		client_destroy(c);
+		return 0;
+	}
+	if ((mask & WL_EVENT_WRITABLE) && !client_flush(c))
+		return 0;
+	if ((mask & WL_EVENT_READABLE) && !client_read(c))
+		return 0;
+	client_update(c);
 	return 0;
+}
+
+/*
+ * Close clients that had nothing outstanding, or did not read their
+ * answers, for IDLE_TIMEOUT_MS.
+ */
+static int handle_idle_timer(void *data)
+{
+	struct dmab_control *control = data;
+	uint64_t now = dmab_now_ms();
+	struct client *c, *tmp;
+	wl_list_for_each_safe(c, tmp, &control->clients, link) {
+		if (now - c->active_ms >= IDLE_TIMEOUT_MS) {
+			dmab_log(DMAB_LOG_DEBUG, "control: closing a connection idle for %" PRIu64 " ms",
+				now - c->active_ms);
+			client_destroy(c);
+		}
+	}
+	if (control->nclients)
+		wl_event_source_timer_update(control->idle_timer, IDLE_CHECK_MS);
+	return 0;
+}
+
+/* The client idle longest, to make room for a new one; NULL if none may go. */
+static struct client *eviction_candidate(struct dmab_control *control)
+{
+	struct client *c, *oldest = NULL;
+	wl_list_for_each(c, &control->clients, link) {
+		if (c->waiting_turn)
+			continue;
+		if (!oldest || c->active_ms < oldest->active_ms)
+			oldest = c;
+	}
+	return oldest;
 }
 
 static int handle_listen(int fd, uint32_t mask, void *data)
@@ -423,8 +633,17 @@ static int handle_listen(int fd, uint32_t mask, void *data)
 	if (cfd < 0)
 		return 0;
 	if (control->nclients >= MAX_CLIENTS) {
-		close(cfd);
-		return 0;
+		/* Every slot taken: the administrator must still get in. */
+		struct client *old = eviction_candidate(control);
+		if (!old) {
+			dmab_log_ratelimited(&control->rl, DMAB_LOG_WARN, "control: %d clients busy: "
+				"refusing another", MAX_CLIENTS);
+			close(cfd);
+			return 0;
+		}
+		dmab_log_ratelimited(&control->rl, DMAB_LOG_INFO, "control: %d clients: closing "
+			"the one idle for %" PRIu64 " ms", MAX_CLIENTS, dmab_now_ms() - old->active_ms);
+		client_destroy(old);
 	}
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -433,41 +652,28 @@ static int handle_listen(int fd, uint32_t mask, void *data)
 	}
 	c->control = control;
 	c->fd = cfd;
-	c->source = wl_event_loop_add_fd(control->server->loop, cfd, WL_EVENT_READABLE,
-		handle_client, c);
+	c->mask = WL_EVENT_READABLE;
+	c->active_ms = dmab_now_ms();
+	c->source = wl_event_loop_add_fd(control->server->loop, cfd, c->mask, handle_client, c);
 	if (!c->source) {
 		close(cfd);
 		free(c);
 		return 0;
 	}
-	wl_list_insert(&control->clients, &c->link);
-	control->nclients++;
+	wl_list_insert(control->clients.prev, &c->link);
+	if (control->nclients++ == 0)
+		wl_event_source_timer_update(control->idle_timer, IDLE_CHECK_MS);
 	return 0;
 }
 
-int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
+/* Bind and listen on control->path, replacing the socket of a dmabridged that died. */
+static int open_socket(struct dmab_control *control)
 {
-	struct dmab_control *control = calloc(1, sizeof(*control));
-	if (!control)
-		return -ENOMEM;
-	control->server = server;
-	control->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
-	wl_list_init(&control->clients);
-	const char *path = server->config.control_socket[0] ? server->config.control_socket :
-		dmab_default_control_socket(control->path, sizeof(control->path));
-	if (!path || strlen(path) >= sizeof(control->path)) {
-		free(control);
-		return -ENAMETOOLONG;
-	}
-	memmove(control->path, path, strlen(path) + 1);
-
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	strcpy(addr.sun_path, control->path);
 	control->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (control->fd < 0) {
-		free(control);
+	if (control->fd < 0)
 		return -errno;
-	}
 	int ret = bind(control->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 	if (ret == -EADDRINUSE) {
 		/* Replace a socket nobody answers on: a dmabridged that died. */
@@ -483,22 +689,68 @@ int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
 	if (ret == 0 && (chmod(control->path, 0600) < 0 || listen(control->fd, 8) < 0))
 		ret = -errno;
 	if (ret) {
-		dmab_log_errno(DMAB_LOG_ERROR, ret, "control socket %s", control->path);
 		close(control->fd);
-		free(control);
-		return ret;
+		control->fd = -1;
+	}
+	return ret;
+}
+
+int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
+{
+	struct dmab_control *control = calloc(1, sizeof(*control));
+	if (!control)
+		return -ENOMEM;
+	control->server = server;
+	control->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
+	wl_list_init(&control->clients);
+	wl_list_init(&control->turns);
+	int ret = -ENAMETOOLONG;
+	const char *path = server->config.control_socket[0] ? server->config.control_socket :
+		dmab_default_control_socket(control->path, sizeof(control->path));
+	if (!path || strlen(path) >= sizeof(control->path))
+		goto err_control;
+	memmove(control->path, path, strlen(path) + 1);
+
+	ret = -ENOMEM;
+	control->turn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (control->turn_fd < 0) {
+		ret = -errno;
+		goto err_control;
+	}
+	control->turn_source = wl_event_loop_add_fd(server->loop, control->turn_fd,
+		WL_EVENT_READABLE, handle_turns, control);
+	if (!control->turn_source)
+		goto err_turn_fd;
+	control->idle_timer = wl_event_loop_add_timer(server->loop, handle_idle_timer, control);
+	if (!control->idle_timer)
+		goto err_turn_source;
+	ret = open_socket(control);
+	if (ret) {
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "control socket %s", control->path);
+		goto err_idle_timer;
 	}
 	control->source = wl_event_loop_add_fd(server->loop, control->fd, WL_EVENT_READABLE,
 		handle_listen, control);
 	if (!control->source) {
-		close(control->fd);
-		unlink(control->path);
-		free(control);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto err_socket;
 	}
 	dmab_log(DMAB_LOG_INFO, "control socket %s", control->path);
 	*out = control;
 	return 0;
+
+err_socket:
+	close(control->fd);
+	unlink(control->path);
+err_idle_timer:
+	wl_event_source_remove(control->idle_timer);
+err_turn_source:
+	wl_event_source_remove(control->turn_source);
+err_turn_fd:
+	close(control->turn_fd);
+err_control:
+	free(control);
+	return ret;
 }
 
 void dmab_control_destroy(struct dmab_control *control)
@@ -511,5 +763,8 @@ void dmab_control_destroy(struct dmab_control *control)
 	wl_event_source_remove(control->source);
 	close(control->fd);
 	unlink(control->path);
+	wl_event_source_remove(control->idle_timer);
+	wl_event_source_remove(control->turn_source);
+	close(control->turn_fd);
 	free(control);
 }
