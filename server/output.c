@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -372,4 +373,99 @@ pixman_image_t *dmab_output_snapshot(struct dmab_output *out, unsigned int scree
 	}
 	free(sorted);
 	return canvas;
+}
+
+static int capture_layer(struct dmab_oview *view, struct dmab_capture_layer *layer)
+{
+	struct dmab_ofb *fb = view->current;
+	*layer = (struct dmab_capture_layer){
+		.fd = -1, .x = view->place.x, .y = view->place.y,
+		.width = view->width, .height = view->height, .user = view->user,
+	};
+	if (!fb)
+		return 0;
+	layer->frame = true;
+	layer->size = fb->buffer->size;
+	layer->offset = fb->offset;
+	layer->stride = fb->stride;
+	layer->fourcc = fb->fourcc;
+	layer->src = view->current_dst;
+	if (fb->buffer->dmabuf_fd >= 0) {
+		layer->fd = fcntl(fb->buffer->dmabuf_fd, F_DUPFD_CLOEXEC, 0);
+		if (layer->fd < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static struct dmab_capture *capture_new(uint32_t width, uint32_t height, size_t nlayers)
+{
+	struct dmab_capture *capture = calloc(1, sizeof(*capture) +
+		nlayers * sizeof(capture->layers[0]));
+	if (capture) {
+		capture->width = width;
+		capture->height = height;
+	}
+	return capture;
+}
+
+void dmab_capture_destroy(struct dmab_capture *capture)
+{
+	if (!capture)
+		return;
+	for (size_t i = 0; i < capture->nlayers; i++) {
+		if (capture->layers[i].fd >= 0)
+			close(capture->layers[i].fd);
+	}
+	free(capture);
+}
+
+int dmab_oview_capture(struct dmab_oview *view, struct dmab_capture **out_capture)
+{
+	struct dmab_capture *capture = capture_new(view->width, view->height, 1);
+	if (!capture)
+		return -ENOMEM;
+	int ret = capture_layer(view, &capture->layers[0]);
+	if (ret) {
+		free(capture);
+		return ret;
+	}
+	capture->nlayers = 1;
+	capture->layers[0].x = capture->layers[0].y = 0;
+	*out_capture = capture;
+	return 0;
+}
+
+int dmab_output_capture(struct dmab_output *out, unsigned int screen,
+		struct dmab_capture **out_capture)
+{
+	if (screen >= out->nscreens)
+		return -EINVAL;
+	struct dmab_oview **sorted = malloc(out->nviews * sizeof(*sorted) + 1);
+	struct dmab_capture *capture = capture_new(out->screens[screen].width,
+		out->screens[screen].height, out->nviews);
+	if (!sorted || !capture) {
+		free(sorted);
+		free(capture);
+		return -ENOMEM;
+	}
+	capture->blend = true;
+	memcpy(sorted, out->views, out->nviews * sizeof(*sorted));
+	qsort(sorted, out->nviews, sizeof(*sorted), by_z);
+	int ret = 0;
+	for (size_t i = 0; i < out->nviews && ret == 0; i++) {
+		struct dmab_oview *view = sorted[i];
+		if (!view->place.visible || view->place.screen != screen)
+			continue;
+		ret = capture_layer(view, &capture->layers[capture->nlayers]);
+		if (ret == 0)
+			capture->nlayers++;
+	}
+	free(sorted);
+	if (ret) {
+		dmab_capture_destroy(capture);
+		return ret;
+	}
+	*out_capture = capture;
+	return 0;
 }

@@ -217,4 +217,53 @@ pixman_image_t *dmab_oview_snapshot(struct dmab_oview *view);
 /** A screen composed as shown, views in z order (NULL on failure). */
 pixman_image_t *dmab_output_snapshot(struct dmab_output *out, unsigned int screen);
 
+/**
+ * One layer of a capture: a view as the display shows it (its frame's
+ * top-left src.width x src.height at src.x, src.y of the view, black
+ * elsewhere in the view's width x height), at x, y of the canvas.
+ */
+struct dmab_capture_layer {
+	bool frame;             /* it shows a frame: fd and what follows describe it */
+	int fd;                 /* the frame's buffer (a dup, the capture's), -1 if it has no fd */
+	size_t size;            /* octets of the buffer, to map from offset 0 */
+	uint32_t offset, stride, fourcc;
+	struct dmab_rect src;   /* the frame's part and where it shows in the view */
+	int32_t x, y;           /* the view's top-left on the canvas */
+	uint32_t width, height; /* the view's size */
+	void *user;             /* the view's user: only for the caller, and only now */
+};
+
+/**
+ * What the display shows, described so that it can be drawn later and
+ * elsewhere (a worker thread): each layer holds a dup of its buffer's fd,
+ * which keeps the memory alive whatever happens to the view, the buffer or
+ * the guest meanwhile. Nothing is mapped or read here.
+ */
+struct dmab_capture {
+	uint32_t width, height;         /* the canvas, black where no layer is */
+	/*
+	 * Layers blend over what is below them (a screen), or replace it (one
+	 * view alone: the frame's alpha is kept as it is).
+	 */
+	bool blend;
+	size_t nlayers;
+	struct dmab_capture_layer layers[];     /* bottom to top */
+};
+
+/**
+ * Capture what view shows now, on a canvas of its size. 0 with *capture
+ * set (the caller's, for dmab_capture_destroy()), or a negative errno.
+ */
+int dmab_oview_capture(struct dmab_oview *view, struct dmab_capture **capture);
+
+/**
+ * Capture screen as it is composed now: its visible views in z order.
+ * 0 with *capture set, -EINVAL for no such screen, or a negative errno.
+ */
+int dmab_output_capture(struct dmab_output *out, unsigned int screen,
+		struct dmab_capture **capture);
+
+/** Close a capture's fds and free it. NULL is a no-op. */
+void dmab_capture_destroy(struct dmab_capture *capture);
+
 #endif
