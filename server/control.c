@@ -15,8 +15,8 @@
 #include "common/paths.h"
 #include "server/control.h"
 #include "server/control-request.h"
+#include "server/control-shot.h"
 #include "server/frontend.h"
-#include "server/pixels.h"
 #include "server/server.h"
 
 /*
@@ -34,6 +34,8 @@
 /* A client with nothing outstanding, or not reading its answers, for this long is closed. */
 #define IDLE_TIMEOUT_MS 10000
 #define IDLE_CHECK_MS 1000
+/* "domid/devid/index" */
+#define CONNECTOR_ID_LEN 32
 
 struct client {
 	struct wl_list link;            /* dmab_control.clients */
@@ -52,6 +54,10 @@ struct client {
 	struct wl_list turn_link;       /* dmab_control.turns, while waiting for a turn */
 	bool waiting_turn;
 	uint64_t active_ms;             /* it was last served, or read from us */
+	/* A screenshot of its being made, and what its answer needs to say. */
+	struct dmab_shot *shot;
+	char shot_connector[DMAB_CTL_NAME_MAX + 1];     /* "" for a screen */
+	char (*shot_layers)[CONNECTOR_ID_LEN];          /* each layer's connector */
 };
 
 struct dmab_control {
@@ -65,6 +71,7 @@ struct dmab_control {
 	int turn_fd;                    /* eventfd: turns is not empty */
 	struct wl_event_source *turn_source;
 	struct wl_event_source *idle_timer;
+	struct dmab_shots *shots;
 	struct dmab_ratelimit rl;       /* log lines a client can cause */
 };
 
@@ -76,6 +83,10 @@ static void client_destroy(struct client *c)
 		close(c->fds[i]);
 	if (c->waiting_turn)
 		wl_list_remove(&c->turn_link);
+	/* Nobody is left to answer: the thread stops at its next look. */
+	if (c->shot)
+		dmab_shot_cancel(c->shot);
+	free(c->shot_layers);
 	wl_list_remove(&c->link);
 	c->control->nclients--;
 	free(c->out);
@@ -95,10 +106,10 @@ static size_t out_pending(const struct client *c)
 	return c->out_len - c->out_off;
 }
 
-/* Whether it may have its next request handled: nothing of it waits on us. */
+/* Whether it may have its next request handled: no answer of its is outstanding. */
 static bool may_serve(const struct client *c)
 {
-	return out_pending(c) <= OUT_PAUSE;
+	return !c->shot && out_pending(c) <= OUT_PAUSE;
 }
 
 static void schedule_turn(struct client *c)
@@ -122,7 +133,7 @@ static void schedule_turn(struct client *c)
 static bool client_update(struct client *c)
 {
 	bool line = has_line(c);
-	if (c->eof && !line && out_pending(c) == 0) {
+	if (c->eof && !line && !c->shot && out_pending(c) == 0) {
 		client_destroy(c);
 		return false;
 	}
@@ -167,6 +178,31 @@ static bool client_flush(struct client *c)
 	return true;
 }
 
+/* Room for len more octets of answers, within OUT_MAX. */
+static bool out_reserve(struct client *c, size_t len)
+{
+	if (len > OUT_MAX - out_pending(c))
+		return false;
+	if (c->out_len + len <= c->out_cap)
+		return true;
+	if (c->out_off) {
+		memmove(c->out, c->out + c->out_off, out_pending(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	size_t cap = c->out_cap ? c->out_cap : 4096;
+	while (cap < c->out_len + len)
+		cap *= 2;
+	if (cap == c->out_cap)
+		return true;
+	char *grown = realloc(c->out, cap);
+	if (!grown)
+		return false;
+	c->out = grown;
+	c->out_cap = cap;
+	return true;
+}
+
 /* Queue an answer (taken) and its newline. false when c was dropped instead. */
 static bool client_answer(struct client *c, json_object *r)
 {
@@ -174,22 +210,7 @@ static bool client_answer(struct client *c, json_object *r)
 		json_object_object_add(r, "ok", json_object_new_boolean(true));
 	size_t len;
 	const char *text = json_object_to_json_string_length(r, JSON_C_TO_STRING_PLAIN, &len);
-	bool fits = len < OUT_MAX - out_pending(c);
-	if (fits && c->out_len + len + 1 > c->out_cap) {
-		memmove(c->out, c->out + c->out_off, out_pending(c));
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		while (cap < c->out_len + len + 1)
-			cap *= 2;
-		char *grown = cap == c->out_cap ? c->out : realloc(c->out, cap);
-		if (grown) {
-			c->out = grown;
-			c->out_cap = cap;
-		}
-		fits = grown != NULL;
-	}
-	if (!fits) {
+	if (!out_reserve(c, len + 1)) {
 		dmab_log_ratelimited(&c->control->rl, DMAB_LOG_WARN, "control: an answer of %zu "
 			"octets does not fit a client's queue: closing it", len);
 		json_object_put(r);
@@ -371,15 +392,48 @@ static json_object *error(const char *fmt, ...)
 	return r;
 }
 
+static void handle_shot_done(void *data, const struct dmab_shot_result *result)
+{
+	struct client *c = data;
+	c->shot = NULL;
+	json_object *r;
+	if (result->status == -ENODEV && c->shot_connector[0]) {
+		r = error("connector %s %s", c->shot_connector, result->error);
+	} else if (result->status) {
+		r = error("%s", result->error);
+	} else {
+		r = json_object_new_object();
+		json_object_object_add(r, "width", json_object_new_int64(result->width));
+		json_object_object_add(r, "height", json_object_new_int64(result->height));
+		if (!c->shot_connector[0]) {
+			/* Views whose buffers cannot be read are left out, and named. */
+			json_object *skipped = json_object_new_array();
+			for (size_t i = 0; i < result->nskipped; i++)
+				json_object_array_add(skipped, json_object_new_string(
+					c->shot_layers[result->skipped[i]]));
+			json_object_object_add(r, "skipped", skipped);
+		}
+	}
+	free(c->shot_layers);
+	c->shot_layers = NULL;
+	c->active_ms = dmab_now_ms();
+	if (client_answer(c, r))
+		client_update(c);
+}
+
+/*
+ * Capture what to draw (cheap: sizes and dup'd fds) and leave the drawing,
+ * encoding and writing to a thread: nothing a client sends may hold the
+ * loop. NULL when the answer comes later, from handle_shot_done().
+ */
 static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_screenshot *req)
 {
-	struct dmab_server *server = client->control->server;
-	pixman_image_t *img = NULL;
+	struct dmab_control *control = client->control;
+	struct dmab_server *server = control->server;
 	int fd = take_fd(client);
 	if (fd < 0)
 		return error("screenshot needs the file to write as a descriptor");
 
-	json_object *r;
 	const char *screen_name = NULL, *connector = NULL;
 	switch (req->target) {
 	case DMAB_CTL_TARGET_FIRST_SCREEN:
@@ -399,43 +453,54 @@ static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_
 		break;
 	}
 
+	struct dmab_capture *capture;
+	int ret;
 	if (connector) {
 		struct dmab_connector *c = find_connector(server, connector);
 		if (!c) {
-			r = error("no connector %s%s", connector, req->target == DMAB_CTL_TARGET_ANY ?
+			close(fd);
+			return error("no connector %s%s", connector, req->target == DMAB_CTL_TARGET_ANY ?
 				", and no screen of that name" : "");
-			goto out;
 		}
-		img = dmab_oview_snapshot(c->view);
-		if (!img) {
-			r = error("connector %s shows a buffer without CPU access", connector);
-			goto out;
-		}
+		ret = dmab_oview_capture(c->view, &capture);
 	} else {
 		int screen = dmab_output_find_screen(server->output, screen_name);
 		if (screen < 0) {
-			r = error("no screen %s", screen_name);
-			goto out;
+			close(fd);
+			return error("no screen %s", screen_name);
 		}
-		img = dmab_output_snapshot(server->output, (unsigned int)screen);
-		if (!img) {
-			r = error("cannot compose screen %s", screen_name);
-			goto out;
-		}
+		ret = dmab_output_capture(server->output, (unsigned int)screen, &capture);
 	}
-	int ret = dmab_png_write(fd, img);
 	if (ret) {
-		r = error("writing the PNG: %s", dmab_strerror(ret));
-		goto out;
+		close(fd);
+		return error("cannot capture %s: %s", connector ? connector : screen_name,
+			dmab_strerror(ret));
 	}
-	r = json_object_new_object();
-	json_object_object_add(r, "width", json_object_new_int(pixman_image_get_width(img)));
-	json_object_object_add(r, "height", json_object_new_int(pixman_image_get_height(img)));
-out:
-	if (img)
-		pixman_image_unref(img);
-	close(fd);
-	return r;
+
+	client->shot_layers = calloc(capture->nlayers + 1, sizeof(*client->shot_layers));
+	if (!client->shot_layers) {
+		dmab_capture_destroy(capture);
+		close(fd);
+		return error("out of memory");
+	}
+	for (size_t i = 0; i < capture->nlayers; i++) {
+		const struct dmab_connector *c = capture->layers[i].user;
+		snprintf(client->shot_layers[i], sizeof(client->shot_layers[i]), "%u/%u/%u",
+			c->fe->domid, c->fe->devid, c->index);
+	}
+	snprintf(client->shot_connector, sizeof(client->shot_connector), "%s",
+		connector ? connector : "");
+	ret = dmab_shot_start(control->shots, capture, fd, connector != NULL, handle_shot_done,
+		client, &client->shot);
+	if (ret) {
+		free(client->shot_layers);
+		client->shot_layers = NULL;
+		if (ret == -EBUSY)
+			return error("busy: %d screenshots are being made; try again",
+				DMAB_SHOTS_MAX);
+		return error("cannot start the screenshot: %s", dmab_strerror(ret));
+	}
+	return NULL;
 }
 
 static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl_layout *req)
@@ -493,6 +558,8 @@ static bool serve_one(struct client *client)
 			break;
 		case DMAB_CTL_SCREENSHOT:
 			r = cmd_screenshot(client, &req.screenshot);
+			if (!r)
+				return true;    /* answered when it is written */
 			break;
 		case DMAB_CTL_LAYOUT:
 			r = cmd_layout(server, &req.layout);
@@ -602,7 +669,7 @@ static int handle_idle_timer(void *data)
 	uint64_t now = dmab_now_ms();
 	struct client *c, *tmp;
 	wl_list_for_each_safe(c, tmp, &control->clients, link) {
-		if (now - c->active_ms >= IDLE_TIMEOUT_MS) {
+		if (!c->shot && now - c->active_ms >= IDLE_TIMEOUT_MS) {
 			dmab_log(DMAB_LOG_DEBUG, "control: closing a connection idle for %" PRIu64 " ms",
 				now - c->active_ms);
 			client_destroy(c);
@@ -618,7 +685,7 @@ static struct client *eviction_candidate(struct dmab_control *control)
 {
 	struct client *c, *oldest = NULL;
 	wl_list_for_each(c, &control->clients, link) {
-		if (c->waiting_turn)
+		if (c->waiting_turn || c->shot)
 			continue;
 		if (!oldest || c->active_ms < oldest->active_ms)
 			oldest = c;
@@ -724,10 +791,13 @@ int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
 	control->idle_timer = wl_event_loop_add_timer(server->loop, handle_idle_timer, control);
 	if (!control->idle_timer)
 		goto err_turn_source;
+	control->shots = dmab_shots_create(server->loop);
+	if (!control->shots)
+		goto err_idle_timer;
 	ret = open_socket(control);
 	if (ret) {
 		dmab_log_errno(DMAB_LOG_ERROR, ret, "control socket %s", control->path);
-		goto err_idle_timer;
+		goto err_shots;
 	}
 	control->source = wl_event_loop_add_fd(server->loop, control->fd, WL_EVENT_READABLE,
 		handle_listen, control);
@@ -742,6 +812,8 @@ int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
 err_socket:
 	close(control->fd);
 	unlink(control->path);
+err_shots:
+	dmab_shots_destroy(control->shots);
 err_idle_timer:
 	wl_event_source_remove(control->idle_timer);
 err_turn_source:
@@ -763,6 +835,7 @@ void dmab_control_destroy(struct dmab_control *control)
 	wl_event_source_remove(control->source);
 	close(control->fd);
 	unlink(control->path);
+	dmab_shots_destroy(control->shots);
 	wl_event_source_remove(control->idle_timer);
 	wl_event_source_remove(control->turn_source);
 	close(control->turn_fd);

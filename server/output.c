@@ -9,7 +9,6 @@
 #include "common/array.h"
 #include "common/log.h"
 #include "server/output.h"
-#include "server/pixels.h"
 
 enum note_kind { NOTE_PRESENTED, NOTE_IDLE };
 
@@ -304,77 +303,6 @@ void dmab_output_view_presented(struct dmab_oview *view, uint64_t when_ns)
 	fb_unuse(out, old);
 }
 
-static pixman_image_t *black_image(uint32_t width, uint32_t height)
-{
-	pixman_image_t *img = pixman_image_create_bits(PIXMAN_a8r8g8b8,
-		(int)width, (int)height, NULL, 0);
-	if (!img)
-		return NULL;
-	pixman_color_t black = { 0, 0, 0, 0xffff };
-	pixman_rectangle16_t all = { 0, 0, (uint16_t)width, (uint16_t)height };
-	pixman_image_fill_rectangles(PIXMAN_OP_SRC, img, &black, 1, &all);
-	return img;
-}
-
-pixman_image_t *dmab_oview_snapshot(struct dmab_oview *view)
-{
-	struct dmab_ofb *fb = view->current;
-	if (fb && !fb->buffer->cpu)
-		return NULL;
-	pixman_image_t *img = black_image(view->width, view->height);
-	if (!img || !fb)
-		return img;
-	const struct dmab_rect *dst = &view->current_dst;
-	pixman_image_t *frame = dmab_pixels_to_argb((const uint8_t *)fb->buffer->cpu + fb->offset,
-		dst->width, dst->height, fb->stride, fb->fourcc);
-	if (!frame) {
-		pixman_image_unref(img);
-		return NULL;
-	}
-	pixman_image_composite32(PIXMAN_OP_SRC, frame, NULL, img, 0, 0, 0, 0,
-		(int32_t)dst->x, (int32_t)dst->y, (int32_t)dst->width, (int32_t)dst->height);
-	pixman_image_unref(frame);
-	return img;
-}
-
-static int by_z(const void *a, const void *b)
-{
-	const struct dmab_oview *va = *(struct dmab_oview *const *)a;
-	const struct dmab_oview *vb = *(struct dmab_oview *const *)b;
-	return (va->place.z > vb->place.z) - (va->place.z < vb->place.z);
-}
-
-pixman_image_t *dmab_output_snapshot(struct dmab_output *out, unsigned int screen)
-{
-	if (screen >= out->nscreens)
-		return NULL;
-	pixman_image_t *canvas = black_image(out->screens[screen].width,
-		out->screens[screen].height);
-	if (!canvas)
-		return NULL;
-
-	struct dmab_oview **sorted = malloc(out->nviews * sizeof(*sorted) + 1);
-	if (!sorted) {
-		pixman_image_unref(canvas);
-		return NULL;
-	}
-	memcpy(sorted, out->views, out->nviews * sizeof(*sorted));
-	qsort(sorted, out->nviews, sizeof(*sorted), by_z);
-	for (size_t i = 0; i < out->nviews; i++) {
-		struct dmab_oview *view = sorted[i];
-		if (!view->place.visible || view->place.screen != screen)
-			continue;
-		pixman_image_t *img = dmab_oview_snapshot(view);
-		if (!img)
-			continue;
-		pixman_image_composite32(PIXMAN_OP_OVER, img, NULL, canvas, 0, 0, 0, 0,
-			view->place.x, view->place.y, (int32_t)view->width, (int32_t)view->height);
-		pixman_image_unref(img);
-	}
-	free(sorted);
-	return canvas;
-}
-
 static int capture_layer(struct dmab_oview *view, struct dmab_capture_layer *layer)
 {
 	struct dmab_ofb *fb = view->current;
@@ -434,6 +362,13 @@ int dmab_oview_capture(struct dmab_oview *view, struct dmab_capture **out_captur
 	capture->layers[0].x = capture->layers[0].y = 0;
 	*out_capture = capture;
 	return 0;
+}
+
+static int by_z(const void *a, const void *b)
+{
+	const struct dmab_oview *va = *(struct dmab_oview *const *)a;
+	const struct dmab_oview *vb = *(struct dmab_oview *const *)b;
+	return (va->place.z > vb->place.z) - (va->place.z < vb->place.z);
 }
 
 int dmab_output_capture(struct dmab_output *out, unsigned int screen,

@@ -19,7 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pixman.h>
 
 struct wl_event_loop;
 struct dmab_output;
@@ -206,16 +205,6 @@ bool dmab_output_view_latch(struct dmab_oview *view);
 
 /** For implementations: view's pending frame is on screen since when_ns. */
 void dmab_output_view_presented(struct dmab_oview *view, uint64_t when_ns);
-
-/**
- * What a view shows now, as an a8r8g8b8 image of the connector's size
- * (black where no frame is; NULL if its buffer has no CPU access). The
- * caller unrefs it.
- */
-pixman_image_t *dmab_oview_snapshot(struct dmab_oview *view);
-
-/** A screen composed as shown, views in z order (NULL on failure). */
-pixman_image_t *dmab_output_snapshot(struct dmab_output *out, unsigned int screen);
 
 /**
  * One layer of a capture: a view as the display shows it (its frame's

@@ -1231,6 +1231,55 @@ static int test_busy(struct evil_env *env)
 	return fails;
 }
 
+/* A client that asks and shuts its side for writing still gets every answer. */
+static int test_half_closed(struct evil_env *env)
+{
+	int fails = 0;
+	FILE *f = tmpfile();
+	int sock = f ? ctl_connect(&env->server) : -1;
+	if (sock < 0)
+		return EVIL_CHECK(false, "cannot connect");
+	static const char stats[] = "{\"cmd\":\"stats\"}";
+	static const char shot[] = "{\"cmd\":\"screenshot\",\"connector\":\"noise0\"}";
+	fails += EVIL_CHECK(ctl_send(sock, stats, strlen(stats), -1) == 0 &&
+		ctl_send(sock, shot, strlen(shot), fileno(f)) == 0 &&
+		shutdown(sock, SHUT_WR) == 0, "cannot ask");
+	char buf[65536];
+	size_t used = 0;
+	uint64_t deadline = dmab_ts_now_ms() + 10000;
+	bool closed = false;
+	while (!closed && used < sizeof(buf) - 1 && dmab_ts_now_ms() < deadline) {
+		struct pollfd p = { sock, POLLIN, 0 };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(sock, buf + used, sizeof(buf) - 1 - used);
+		closed = n <= 0;
+		used += n > 0 ? (size_t)n : 0;
+	}
+	buf[used] = '\0';
+	char *nl = strchr(buf, '\n');
+	json_object *first = nl ? json_tokener_parse(buf) : NULL;
+	json_object *second = nl ? json_tokener_parse(nl + 1) : NULL;
+	fails += EVIL_CHECK(closed && answer_ok(first) && answer_ok(second) &&
+		json_object_get_int(get(second, "width")) == NOISE_W,
+		"after shutting its side: %s", buf);
+	if (first)
+		json_object_put(first);
+	if (second)
+		json_object_put(second);
+	uint8_t *rgba = NULL;
+	uint32_t w = 0, h = 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fileno(f));
+	fails += EVIL_CHECK(dmab_ts_png_read(path, &rgba, &w, &h) == 0 && w == NOISE_W &&
+		h == NOISE_H && dmab_ts_check_format(rgba, w, 0, 0, w, h, DRM_FORMAT_XRGB8888, 1,
+			true) == 0, "the screenshot of a half-closed client is not noise0's frame");
+	free(rgba);
+	fclose(f);
+	close(sock);
+	return fails;
+}
+
 /*
  * Screenshots into pipes nobody reads, left running for the shutdown that
  * follows: it must be prompt, and free everything (ASan checks on exit).
@@ -1280,6 +1329,8 @@ int main(int argc, char *argv[])
 		fails += noise_start(&env, &noise);
 		fprintf(stderr, "== a pipe nobody reads\n");
 		fails += test_pipe_nobody_reads(&env);
+		fprintf(stderr, "== a client that shuts its side for writing\n");
+		fails += test_half_closed(&env);
 		fprintf(stderr, "== more screenshots than the server takes\n");
 		fails += test_busy(&env);
 		fprintf(stderr, "== a very large screenshot\n");
