@@ -407,6 +407,13 @@ static int cmd_screenshot(int argc, char **argv)
 		print_json(r);
 	else
 		printf("%s: %" PRId64 "x%" PRId64 "\n", file, num(r, "width"), num(r, "height"));
+	/* Views whose buffers the CPU cannot read are not in the picture: say which. */
+	json_object *skipped = arr(r, "skipped");
+	for (size_t i = 0; !json_out && skipped && i < json_object_array_length(skipped); i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(skipped, i));
+		fprintf(stderr, "dmabridgectl: connector %s is left out: its buffer cannot be read\n",
+			name ? name : "?");
+	}
 	json_object_put(r);
 	return 0;
 }
