@@ -916,6 +916,16 @@ static int small_pipe(int fds[2])
 	return 0;
 }
 
+/* The same as a stream socket: fds[0] to read, fds[1] to give away. */
+static int small_socket(int fds[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
+		return -errno;
+	int size = 4096;
+	setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	return 0;
+}
+
 /* Ask for a screenshot of target into fd, answer later. The connection or -errno. */
 static int shot_start(struct evil_env *env, const char *target_json, int fd)
 {
@@ -1187,13 +1197,16 @@ out:
 	return fails;
 }
 
-/* More screenshots at once than the server takes: the rest are told it is busy. */
+/*
+ * More screenshots at once than the server takes: the rest are told it is
+ * busy. Into a pipe and a socket nobody reads, that end when their readers go.
+ */
 static int test_busy(struct evil_env *env)
 {
 	int fails = 0;
 	int pipes[MAX_SHOTS + 1][2], socks[MAX_SHOTS + 1];
 	for (int i = 0; i <= MAX_SHOTS; i++) {
-		if (small_pipe(pipes[i]))
+		if (i == 1 ? small_socket(pipes[i]) : small_pipe(pipes[i]))
 			return fails + EVIL_CHECK(false, "no pipe");
 		socks[i] = shot_start(env, "\"screen\":\"main\"", pipes[i][1]);
 		close(pipes[i][1]);
