@@ -68,6 +68,21 @@ struct dmab_screen *dmab_output_find_screen(struct dmab_output *output, const ch
 	return NULL;
 }
 
+const char *dmab_output_backend_type(struct dmab_output *output, size_t index)
+{
+	struct dmab_backend *backend;
+	wl_list_for_each(backend, &output->backends, link) {
+		if (index-- == 0)
+			return backend->impl->type;
+	}
+	return NULL;
+}
+
+const char *dmab_screen_type(const struct dmab_screen *screen)
+{
+	return screen->backend->impl->type;
+}
+
 struct dmab_screen *dmab_output_first_screen(struct dmab_output *output)
 {
 	if (wl_list_empty(&output->screens))

@@ -217,6 +217,12 @@ int dmab_output_add_backend(struct dmab_output *output, struct dmab_backend *bac
 /** The screen named name, or NULL. */
 struct dmab_screen *dmab_output_find_screen(struct dmab_output *output, const char *name);
 
+/** The type ("headless", "drm", ...) of the index-th backend, NULL past the last. */
+const char *dmab_output_backend_type(struct dmab_output *output, size_t index);
+
+/** The type of the backend a screen belongs to. */
+const char *dmab_screen_type(const struct dmab_screen *screen);
+
 /** The first screen announced that is still there, or NULL. */
 struct dmab_screen *dmab_output_first_screen(struct dmab_output *output);
 

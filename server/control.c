@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,25 +14,51 @@
 
 #include "common/paths.h"
 #include "server/control.h"
+#include "server/control-request.h"
+#include "server/control-shot.h"
 #include "server/frontend.h"
-#include "output/backend.h"
-#include "output/compose.h"
-#include "server/pixels.h"
+#include "output/capture.h"
 #include "server/server.h"
 
+/*
+ * Bounds on what one client can make the server hold or do. Each client
+ * gets one request per loop iteration (a turn, as guests get), and none
+ * while an answer of its is outstanding or its queue of answers is above
+ * OUT_PAUSE: then nothing more is read from it until it reads.
+ */
 #define MAX_CLIENTS 16
 #define MAX_LINE (64 * 1024)
 #define MAX_CLIENT_FDS 4
+#define OUT_PAUSE (64 * 1024)
+/* A client whose answers would pile up beyond this is dropped. */
+#define OUT_MAX (64u << 20)
+/* A client with nothing outstanding, or not reading its answers, for this long is closed. */
+#define IDLE_TIMEOUT_MS 10000
+#define IDLE_CHECK_MS 1000
+/* "domid/devid/index" */
+#define CONNECTOR_ID_LEN 32
 
 struct client {
-	struct wl_list link;
+	struct wl_list link;            /* dmab_control.clients */
 	struct dmab_control *control;
 	int fd;
 	struct wl_event_source *source;
-	char buf[MAX_LINE];
-	size_t len;
-	int fds[MAX_CLIENT_FDS];
+	uint32_t mask;                  /* what source waits for */
+	char in[MAX_LINE];
+	size_t in_len;
+	size_t scanned;                 /* in[0, scanned) holds no newline */
+	bool eof;                       /* it will send no more */
+	int fds[MAX_CLIENT_FDS];        /* descriptors received, for screenshots, oldest first */
 	unsigned int nfds;
+	char *out;                      /* answers not sent yet: out[out_off, out_len) */
+	size_t out_off, out_len, out_cap;
+	struct wl_list turn_link;       /* dmab_control.turns, while waiting for a turn */
+	bool waiting_turn;
+	uint64_t active_ms;             /* it was last served, or read from us */
+	/* A screenshot of its being made, and what its answer needs to say. */
+	struct dmab_shot *shot;
+	char shot_connector[DMAB_CTL_NAME_MAX + 1];     /* "" for a screen */
+	char (*shot_layers)[CONNECTOR_ID_LEN];          /* each layer's connector */
 };
 
 struct dmab_control {
@@ -41,6 +68,12 @@ struct dmab_control {
 	struct wl_event_source *source;
 	struct wl_list clients;
 	unsigned int nclients;
+	struct wl_list turns;           /* struct client.turn_link: a request each, next iteration */
+	int turn_fd;                    /* eventfd: turns is not empty */
+	struct wl_event_source *turn_source;
+	struct wl_event_source *idle_timer;
+	struct dmab_shots *shots;
+	struct dmab_ratelimit rl;       /* log lines a client can cause */
 };
 
 static void client_destroy(struct client *c)
@@ -49,9 +82,148 @@ static void client_destroy(struct client *c)
 	close(c->fd);
 	for (unsigned int i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
+	if (c->waiting_turn)
+		wl_list_remove(&c->turn_link);
+	/* Nobody is left to answer: the thread stops at its next look. */
+	if (c->shot)
+		dmab_shot_cancel(c->shot);
+	free(c->shot_layers);
 	wl_list_remove(&c->link);
 	c->control->nclients--;
+	free(c->out);
 	free(c);
+}
+
+static bool has_line(struct client *c)
+{
+	if (memchr(c->in + c->scanned, '\n', c->in_len - c->scanned))
+		return true;
+	c->scanned = c->in_len;
+	return false;
+}
+
+static size_t out_pending(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* Whether it may have its next request handled: no answer of its is outstanding. */
+static bool may_serve(const struct client *c)
+{
+	return !c->shot && out_pending(c) <= OUT_PAUSE;
+}
+
+static void schedule_turn(struct client *c)
+{
+	struct dmab_control *control = c->control;
+	if (c->waiting_turn)
+		return;
+	c->waiting_turn = true;
+	bool was_empty = wl_list_empty(&control->turns);
+	wl_list_insert(control->turns.prev, &c->turn_link);
+	uint64_t one = 1;
+	if (was_empty && write(control->turn_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "control: cannot schedule a turn");
+}
+
+/*
+ * After anything changed for c: wait for what it may do next, give it a
+ * turn if a request of its may be handled, and close it once it is done.
+ * false when c was destroyed.
+ */
+static bool client_update(struct client *c)
+{
+	bool line = has_line(c);
+	if (c->eof && !line && !c->shot && out_pending(c) == 0) {
+		client_destroy(c);
+		return false;
+	}
+	uint32_t mask = 0;
+	if (!c->eof && !line && may_serve(c))
+		mask |= WL_EVENT_READABLE;
+	if (out_pending(c))
+		mask |= WL_EVENT_WRITABLE;
+	if (mask != c->mask && wl_event_source_fd_update(c->source, mask) == 0)
+		c->mask = mask;
+	if (line && may_serve(c))
+		schedule_turn(c);
+	return true;
+}
+
+/* Send what the socket takes now. false when c was destroyed (it is gone). */
+static bool client_flush(struct client *c)
+{
+	while (out_pending(c)) {
+		ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c),
+			MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			client_destroy(c);
+			return false;
+		}
+		c->out_off += (size_t)n;
+		c->active_ms = dmab_now_ms();
+	}
+	if (out_pending(c) == 0) {
+		c->out_off = c->out_len = 0;
+		/* A large answer's buffer goes with it. */
+		if (c->out_cap > OUT_PAUSE) {
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+	}
+	return true;
+}
+
+/* Room for len more octets of answers, within OUT_MAX. */
+static bool out_reserve(struct client *c, size_t len)
+{
+	if (len > OUT_MAX - out_pending(c))
+		return false;
+	if (c->out_len + len <= c->out_cap)
+		return true;
+	if (c->out_off) {
+		memmove(c->out, c->out + c->out_off, out_pending(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	size_t cap = c->out_cap ? c->out_cap : 4096;
+	while (cap < c->out_len + len)
+		cap *= 2;
+	if (cap == c->out_cap)
+		return true;
+	char *grown = realloc(c->out, cap);
+	if (!grown)
+		return false;
+	c->out = grown;
+	c->out_cap = cap;
+	return true;
+}
+
+/* Queue an answer (taken) and its newline. false when c was dropped instead. */
+static bool client_answer(struct client *c, json_object *r)
+{
+	if (!json_object_object_get_ex(r, "ok", NULL))
+		json_object_object_add(r, "ok", json_object_new_boolean(true));
+	size_t len;
+	const char *text = json_object_to_json_string_length(r, JSON_C_TO_STRING_PLAIN, &len);
+	if (!out_reserve(c, len + 1)) {
+		dmab_log_ratelimited(&c->control->rl, DMAB_LOG_WARN, "control: an answer of %zu "
+			"octets does not fit a client's queue: closing it", len);
+		json_object_put(r);
+		client_destroy(c);
+		return false;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	c->active_ms = dmab_now_ms();
+	json_object_put(r);
+	return client_flush(c);
 }
 
 static int take_fd(struct client *c)
@@ -102,19 +274,22 @@ static json_object *cmd_status(struct dmab_server *server)
 
 	json_object *out = json_object_new_object();
 	json_object *types = json_object_new_array();
-	struct dmab_backend *backend;
-	wl_list_for_each(backend, &server->output->backends, link)
-		json_object_array_add(types, json_object_new_string(backend->impl->type));
-	json_object_object_add(out, "type", json_object_array_length(types) == 1 ?
-		json_object_get(json_object_array_get_idx(types, 0)) : json_object_get(types));
-	json_object_put(types);
+	const char *type;
+	for (size_t i = 0; (type = dmab_output_backend_type(server->output, i)); i++)
+		json_object_array_add(types, json_object_new_string(type));
+	json_object_object_add(out, "backends", types);
 	json_object *screens = json_object_new_array();
 	struct dmab_screen *s;
 	wl_list_for_each(s, &server->output->screens, link) {
 		json_object *so = json_object_new_object();
 		json_object_object_add(so, "name", json_object_new_string(s->name));
+		json_object_object_add(so, "backend", json_object_new_string(dmab_screen_type(s)));
 		json_object_object_add(so, "width", json_object_new_int64(s->width));
 		json_object_object_add(so, "height", json_object_new_int64(s->height));
+		json_object_object_add(so, "refresh_mhz", json_object_new_int64(s->refresh_mhz));
+		json_object_object_add(so, "frames", json_object_new_int64((int64_t)s->commits));
+		json_object_object_add(so, "composed", json_object_new_int64((int64_t)s->composed));
+		json_object_object_add(so, "failed", json_object_new_int64((int64_t)s->failed));
 		json_object_array_add(screens, so);
 	}
 	json_object_object_add(out, "screens", screens);
@@ -226,114 +401,141 @@ static json_object *error(const char *fmt, ...)
 	return r;
 }
 
-static json_object *cmd_screenshot(struct client *client, json_object *req)
+static void handle_shot_done(void *data, const struct dmab_shot_result *result)
 {
-	struct dmab_server *server = client->control->server;
-	json_object *v;
-	pixman_image_t *img = NULL;
+	struct client *c = data;
+	c->shot = NULL;
+	json_object *r;
+	if (result->status == -ENODEV && c->shot_connector[0]) {
+		r = error("connector %s %s", c->shot_connector, result->error);
+	} else if (result->status) {
+		r = error("%s", result->error);
+	} else {
+		r = json_object_new_object();
+		json_object_object_add(r, "width", json_object_new_int64(result->width));
+		json_object_object_add(r, "height", json_object_new_int64(result->height));
+		if (!c->shot_connector[0]) {
+			/* Views whose buffers cannot be read are left out, and named. */
+			json_object *skipped = json_object_new_array();
+			for (size_t i = 0; i < result->nskipped; i++)
+				json_object_array_add(skipped, json_object_new_string(
+					c->shot_layers[result->skipped[i]]));
+			json_object_object_add(r, "skipped", skipped);
+		}
+	}
+	free(c->shot_layers);
+	c->shot_layers = NULL;
+	c->active_ms = dmab_now_ms();
+	if (client_answer(c, r))
+		client_update(c);
+}
+
+/*
+ * Capture what to draw (cheap: sizes and dup'd fds) and leave the drawing,
+ * encoding and writing to a thread: nothing a client sends may hold the
+ * loop. NULL when the answer comes later, from handle_shot_done().
+ */
+static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_screenshot *req)
+{
+	struct dmab_control *control = client->control;
+	struct dmab_server *server = control->server;
 	int fd = take_fd(client);
 	if (fd < 0)
 		return error("screenshot needs the file to write as a descriptor");
 
-	json_object *r;
 	const char *screen_name = NULL, *connector = NULL;
-	bool screen_or_connector = false;
-	if (json_object_object_get_ex(req, "connector", &v)) {
-		connector = json_object_get_string(v);
-	} else if (json_object_object_get_ex(req, "screen", &v)) {
-		screen_name = json_object_get_string(v);
-	} else if (json_object_object_get_ex(req, "target", &v)) {
-		/* A screen name, else a connector. */
-		const char *t = json_object_get_string(v);
-		if (dmab_output_find_screen(server->output, t))
-			screen_name = t;
-		else
-			connector = t;
-		screen_or_connector = true;
-	} else if (dmab_output_first_screen(server->output)) {
+	switch (req->target) {
+	case DMAB_CTL_TARGET_FIRST_SCREEN:
+		if (!dmab_output_first_screen(server->output)) {
+			close(fd);
+			return error("no screen");
+		}
 		screen_name = dmab_output_first_screen(server->output)->name;
-	} else {
-		r = error("no screen");
-		goto out;
+		break;
+	case DMAB_CTL_TARGET_SCREEN:
+		screen_name = req->name;
+		break;
+	case DMAB_CTL_TARGET_CONNECTOR:
+		connector = req->name;
+		break;
+	case DMAB_CTL_TARGET_ANY:
+		if (dmab_output_find_screen(server->output, req->name))
+			screen_name = req->name;
+		else
+			connector = req->name;
+		break;
 	}
 
+	struct dmab_capture *capture;
+	int ret;
 	if (connector) {
 		struct dmab_connector *c = find_connector(server, connector);
 		if (!c) {
-			r = error("no connector %s%s", connector, screen_or_connector ?
+			close(fd);
+			return error("no connector %s%s", connector, req->target == DMAB_CTL_TARGET_ANY ?
 				", and no screen of that name" : "");
-			goto out;
 		}
-		struct dmab_layer layer;
-		bool has = dmab_view_current_layer(c->view, &layer);
-		img = pixman_image_create_bits(PIXMAN_a8r8g8b8, (int)c->width, (int)c->height,
-			NULL, 0);
-		pixman_image_t *src = has ? dmab_ofb_read_image(layer.fb) : NULL;
-		if (!img || (has && !src)) {
-			r = error("connector %s shows a buffer without CPU access", connector);
-			goto out;
-		}
-		/* The connector's own pixels, alpha too, black where it shows nothing. */
-		dmab_compose(img, NULL, 0, true);
-		if (src)
-			pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, img, layer.src.x, layer.src.y,
-				0, 0, layer.dst.x, layer.dst.y, (int32_t)layer.dst.width,
-				(int32_t)layer.dst.height);
+		ret = dmab_view_capture(c->view, &capture);
 	} else {
 		struct dmab_screen *screen = dmab_output_find_screen(server->output, screen_name);
 		if (!screen) {
-			r = error("no screen %s", screen_name);
-			goto out;
+			close(fd);
+			return error("no screen %s", screen_name);
 		}
-		struct dmab_layer *layers;
-		size_t n;
-		img = pixman_image_create_bits(PIXMAN_a8r8g8b8, (int)screen->width,
-			(int)screen->height, NULL, 0);
-		if (!img || dmab_screen_current_layers(screen, &layers, &n)) {
-			r = error("cannot compose screen %s", screen_name);
-			goto out;
-		}
-		dmab_compose(img, layers, n, true);
-		free(layers);
+		ret = dmab_screen_capture(screen, &capture);
 	}
-	int ret = dmab_png_write(fd, img);
 	if (ret) {
-		r = error("writing the PNG: %s", dmab_strerror(ret));
-		goto out;
+		close(fd);
+		return error("cannot capture %s: %s", connector ? connector : screen_name,
+			dmab_strerror(ret));
 	}
-	r = json_object_new_object();
-	json_object_object_add(r, "width", json_object_new_int(pixman_image_get_width(img)));
-	json_object_object_add(r, "height", json_object_new_int(pixman_image_get_height(img)));
-out:
-	if (img)
-		pixman_image_unref(img);
-	close(fd);
-	return r;
+
+	client->shot_layers = calloc(capture->nlayers + 1, sizeof(*client->shot_layers));
+	if (!client->shot_layers) {
+		dmab_capture_destroy(capture);
+		close(fd);
+		return error("out of memory");
+	}
+	for (size_t i = 0; i < capture->nlayers; i++) {
+		const struct dmab_connector *c = capture->layers[i].user;
+		snprintf(client->shot_layers[i], sizeof(client->shot_layers[i]), "%u/%u/%u",
+			c->fe->domid, c->fe->devid, c->index);
+	}
+	snprintf(client->shot_connector, sizeof(client->shot_connector), "%s",
+		connector ? connector : "");
+	ret = dmab_shot_start(control->shots, capture, fd, connector != NULL, handle_shot_done,
+		client, &client->shot);
+	if (ret) {
+		free(client->shot_layers);
+		client->shot_layers = NULL;
+		if (ret == -EBUSY)
+			return error("busy: %d screenshots are being made; try again",
+				DMAB_SHOTS_MAX);
+		return error("cannot start the screenshot: %s", dmab_strerror(ret));
+	}
+	return NULL;
 }
 
-static json_object *cmd_layout(struct dmab_server *server, json_object *req)
+static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl_layout *req)
 {
-	json_object *v;
-	if (!json_object_object_get_ex(req, "connector", &v))
-		return error("layout needs a connector");
-	struct dmab_connector *c = find_connector(server, json_object_get_string(v));
+	struct dmab_connector *c = find_connector(server, req->connector);
 	if (!c)
-		return error("no connector %s", json_object_get_string(v));
+		return error("no connector %s", req->connector);
 	struct dmab_view_place p = c->place;
-	if (json_object_object_get_ex(req, "screen", &v)) {
-		const char *name = json_object_get_string(v);
-		if (!dmab_output_find_screen(server->output, name))
-			return error("no screen %s", name);
-		snprintf(p.screen, sizeof(p.screen), "%s", name);
+	if (req->has_screen) {
+		if (!dmab_output_find_screen(server->output, req->screen))
+			return error("no screen %s", req->screen);
+		/* It names a screen: it fits. */
+		snprintf(p.screen, sizeof(p.screen), "%.*s", (int)sizeof(p.screen) - 1, req->screen);
 	}
-	if (json_object_object_get_ex(req, "x", &v))
-		p.x = json_object_get_int(v);
-	if (json_object_object_get_ex(req, "y", &v))
-		p.y = json_object_get_int(v);
-	if (json_object_object_get_ex(req, "z", &v))
-		p.z = json_object_get_int(v);
-	if (json_object_object_get_ex(req, "visible", &v))
-		p.visible = json_object_get_boolean(v);
+	if (req->has_x)
+		p.x = req->x;
+	if (req->has_y)
+		p.y = req->y;
+	if (req->has_z)
+		p.z = req->z;
+	if (req->has_visible)
+		p.visible = req->visible;
 	c->place = p;
 	dmab_view_set_place(c->view, &p);
 	json_object *r = json_object_new_object();
@@ -341,73 +543,91 @@ static json_object *cmd_layout(struct dmab_server *server, json_object *req)
 	return r;
 }
 
-static void handle_line(struct client *client, const char *line)
+/* Handle the first request line of client: one turn. false when client is gone. */
+static bool serve_one(struct client *client)
 {
-	struct dmab_server *server = client->control->server;
-	json_object *req = json_tokener_parse(line);
-	json_object *cmd, *r;
-	if (!req || !json_object_is_type(req, json_type_object) ||
-			!json_object_object_get_ex(req, "cmd", &cmd)) {
-		r = error("not a JSON object with \"cmd\"");
+	struct dmab_control *control = client->control;
+	struct dmab_server *server = control->server;
+	char *nl = memchr(client->in, '\n', client->in_len);
+	size_t len = (size_t)(nl - client->in);
+	struct dmab_ctl_request req;
+	char why[DMAB_CTL_ERROR_MAX];
+	int ret = dmab_ctl_request_parse(client->in, len, &req, why);
+	memmove(client->in, nl + 1, client->in_len - len - 1);
+	client->in_len -= len + 1;
+	client->scanned = 0;
+
+	json_object *r;
+	if (ret) {
+		dmab_log_ratelimited(&control->rl, DMAB_LOG_WARN, "control: bad request: %s", why);
+		r = error("%s", why);
 	} else {
-		const char *name = json_object_get_string(cmd);
-		if (!strcmp(name, "status"))
+		switch (req.cmd) {
+		case DMAB_CTL_STATUS:
 			r = cmd_status(server);
-		else if (!strcmp(name, "stats"))
+			break;
+		case DMAB_CTL_STATS:
 			r = cmd_stats(server);
-		else if (!strcmp(name, "screenshot"))
-			r = cmd_screenshot(client, req);
-		else if (!strcmp(name, "layout"))
-			r = cmd_layout(server, req);
-		else if (!strcmp(name, "reload"))
+			break;
+		case DMAB_CTL_SCREENSHOT:
+			r = cmd_screenshot(client, &req.screenshot);
+			if (!r)
+				return true;    /* answered when it is written */
+			break;
+		case DMAB_CTL_LAYOUT:
+			r = cmd_layout(server, &req.layout);
+			break;
+		case DMAB_CTL_RELOAD:
+		default:
 			r = dmab_server_reload(server) ? error("reload failed: see the log") :
 				json_object_new_object();
-		else
-			r = error("unknown command %s", name);
-	}
-	if (!json_object_object_get_ex(r, "ok", NULL))
-		json_object_object_add(r, "ok", json_object_new_boolean(true));
-	const char *text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(text);
-	/* Answers are small but may exceed the socket buffer: write it all. */
-	const char *p = text;
-	while (len) {
-		ssize_t n = send(client->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
 			break;
-		p += n;
-		len -= (size_t)n;
+		}
 	}
-	send(client->fd, "\n", 1, MSG_NOSIGNAL);
-	json_object_put(r);
-	if (req)
-		json_object_put(req);
+	return client_answer(client, r);
 }
 
-static int handle_client(int fd, uint32_t mask, void *data)
+static int handle_turns(int fd, uint32_t mask, void *data)
 {
-	struct client *c = data;
-	if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
-		client_destroy(c);
+	struct dmab_control *control = data;
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return 0;
+	/* This round's clients; a request that comes meanwhile waits for the next. */
+	struct wl_list round;
+	wl_list_init(&round);
+	wl_list_insert_list(&round, &control->turns);
+	wl_list_init(&control->turns);
+	while (!wl_list_empty(&round)) {
+		struct client *c = wl_container_of(round.next, c, turn_link);
+		wl_list_remove(&c->turn_link);
+		c->waiting_turn = false;
+		if (!has_line(c) || !may_serve(c))
+			continue;
+		if (serve_one(c))
+			client_update(c);
 	}
+	return 0;
+}
+
+/* One read of what the client sent. false when it was destroyed. */
+static bool client_read(struct client *c)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * MAX_CLIENT_FDS)];
 		struct cmsghdr align;
 	} ctrl;
-	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+	struct iovec iov = { c->in + c->in_len, sizeof(c->in) - c->in_len };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctrl.buf, .msg_controllen = sizeof(ctrl.buf),
 	};
-	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
+	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n < 0) {
 		client_destroy(c);
-		return 0;
+		return false;
 	}
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -421,20 +641,69 @@ static int handle_client(int fd, uint32_t mask, void *data)
 				close(in[i]);
 		}
 	}
-	c->len += (size_t)n;
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (!nl)
-			break;
-		*nl = '\0';
-		handle_line(c, c->buf);
-		size_t used = (size_t)(nl - c->buf) + 1;
-		memmove(c->buf, nl + 1, c->len - used);
-		c->len -= used;
+	if (n == 0) {
+		/* Shut for writing: what it asked for is still answered. */
+		c->eof = true;
+		return true;
 	}
-	if (c->len == sizeof(c->buf))
-		client_destroy(c); /* a line longer than any request */
+	c->in_len += (size_t)n;
+	if (!has_line(c) && c->in_len == sizeof(c->in)) {
+		dmab_log_ratelimited(&c->control->rl, DMAB_LOG_WARN, "control: a request longer "
+			"than %d octets: closing the connection", MAX_LINE);
+		client_destroy(c);
+		return false;
+	}
+	return true;
+}
+
+static int handle_client(int fd, uint32_t mask, void *data)
+{
+	struct client *c = data;
+	if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
+		/* Gone: nobody reads what it asked for. */
+		client_destroy(c);
+		return 0;
+	}
+	if ((mask & WL_EVENT_WRITABLE) && !client_flush(c))
+		return 0;
+	if ((mask & WL_EVENT_READABLE) && !client_read(c))
+		return 0;
+	client_update(c);
 	return 0;
+}
+
+/*
+ * Close clients that had nothing outstanding, or did not read their
+ * answers, for IDLE_TIMEOUT_MS.
+ */
+static int handle_idle_timer(void *data)
+{
+	struct dmab_control *control = data;
+	uint64_t now = dmab_now_ms();
+	struct client *c, *tmp;
+	wl_list_for_each_safe(c, tmp, &control->clients, link) {
+		if (!c->shot && now - c->active_ms >= IDLE_TIMEOUT_MS) {
+			dmab_log(DMAB_LOG_DEBUG, "control: closing a connection idle for %" PRIu64 " ms",
+				now - c->active_ms);
+			client_destroy(c);
+		}
+	}
+	if (control->nclients)
+		wl_event_source_timer_update(control->idle_timer, IDLE_CHECK_MS);
+	return 0;
+}
+
+/* The client idle longest, to make room for a new one; NULL if none may go. */
+static struct client *eviction_candidate(struct dmab_control *control)
+{
+	struct client *c, *oldest = NULL;
+	wl_list_for_each(c, &control->clients, link) {
+		if (c->waiting_turn || c->shot)
+			continue;
+		if (!oldest || c->active_ms < oldest->active_ms)
+			oldest = c;
+	}
+	return oldest;
 }
 
 static int handle_listen(int fd, uint32_t mask, void *data)
@@ -444,8 +713,17 @@ static int handle_listen(int fd, uint32_t mask, void *data)
 	if (cfd < 0)
 		return 0;
 	if (control->nclients >= MAX_CLIENTS) {
-		close(cfd);
-		return 0;
+		/* Every slot taken: the administrator must still get in. */
+		struct client *old = eviction_candidate(control);
+		if (!old) {
+			dmab_log_ratelimited(&control->rl, DMAB_LOG_WARN, "control: %d clients busy: "
+				"refusing another", MAX_CLIENTS);
+			close(cfd);
+			return 0;
+		}
+		dmab_log_ratelimited(&control->rl, DMAB_LOG_INFO, "control: %d clients: closing "
+			"the one idle for %" PRIu64 " ms", MAX_CLIENTS, dmab_now_ms() - old->active_ms);
+		client_destroy(old);
 	}
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -454,40 +732,28 @@ static int handle_listen(int fd, uint32_t mask, void *data)
 	}
 	c->control = control;
 	c->fd = cfd;
-	c->source = wl_event_loop_add_fd(control->server->loop, cfd, WL_EVENT_READABLE,
-		handle_client, c);
+	c->mask = WL_EVENT_READABLE;
+	c->active_ms = dmab_now_ms();
+	c->source = wl_event_loop_add_fd(control->server->loop, cfd, c->mask, handle_client, c);
 	if (!c->source) {
 		close(cfd);
 		free(c);
 		return 0;
 	}
-	wl_list_insert(&control->clients, &c->link);
-	control->nclients++;
+	wl_list_insert(control->clients.prev, &c->link);
+	if (control->nclients++ == 0)
+		wl_event_source_timer_update(control->idle_timer, IDLE_CHECK_MS);
 	return 0;
 }
 
-int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
+/* Bind and listen on control->path, replacing the socket of a dmabridged that died. */
+static int open_socket(struct dmab_control *control)
 {
-	struct dmab_control *control = calloc(1, sizeof(*control));
-	if (!control)
-		return -ENOMEM;
-	control->server = server;
-	wl_list_init(&control->clients);
-	const char *path = server->config.control_socket[0] ? server->config.control_socket :
-		dmab_default_control_socket(control->path, sizeof(control->path));
-	if (!path || strlen(path) >= sizeof(control->path)) {
-		free(control);
-		return -ENAMETOOLONG;
-	}
-	memmove(control->path, path, strlen(path) + 1);
-
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	strcpy(addr.sun_path, control->path);
 	control->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (control->fd < 0) {
-		free(control);
+	if (control->fd < 0)
 		return -errno;
-	}
 	int ret = bind(control->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 	if (ret == -EADDRINUSE) {
 		/* Replace a socket nobody answers on: a dmabridged that died. */
@@ -503,22 +769,73 @@ int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
 	if (ret == 0 && (chmod(control->path, 0600) < 0 || listen(control->fd, 8) < 0))
 		ret = -errno;
 	if (ret) {
-		dmab_log_errno(DMAB_LOG_ERROR, ret, "control socket %s", control->path);
 		close(control->fd);
-		free(control);
-		return ret;
+		control->fd = -1;
+	}
+	return ret;
+}
+
+int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
+{
+	struct dmab_control *control = calloc(1, sizeof(*control));
+	if (!control)
+		return -ENOMEM;
+	control->server = server;
+	control->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
+	wl_list_init(&control->clients);
+	wl_list_init(&control->turns);
+	int ret = -ENAMETOOLONG;
+	const char *path = server->config.control_socket[0] ? server->config.control_socket :
+		dmab_default_control_socket(control->path, sizeof(control->path));
+	if (!path || strlen(path) >= sizeof(control->path))
+		goto err_control;
+	memmove(control->path, path, strlen(path) + 1);
+
+	ret = -ENOMEM;
+	control->turn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (control->turn_fd < 0) {
+		ret = -errno;
+		goto err_control;
+	}
+	control->turn_source = wl_event_loop_add_fd(server->loop, control->turn_fd,
+		WL_EVENT_READABLE, handle_turns, control);
+	if (!control->turn_source)
+		goto err_turn_fd;
+	control->idle_timer = wl_event_loop_add_timer(server->loop, handle_idle_timer, control);
+	if (!control->idle_timer)
+		goto err_turn_source;
+	control->shots = dmab_shots_create(server->loop);
+	if (!control->shots)
+		goto err_idle_timer;
+	ret = open_socket(control);
+	if (ret) {
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "control socket %s", control->path);
+		goto err_shots;
 	}
 	control->source = wl_event_loop_add_fd(server->loop, control->fd, WL_EVENT_READABLE,
 		handle_listen, control);
 	if (!control->source) {
-		close(control->fd);
-		unlink(control->path);
-		free(control);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto err_socket;
 	}
 	dmab_log(DMAB_LOG_INFO, "control socket %s", control->path);
 	*out = control;
 	return 0;
+
+err_socket:
+	close(control->fd);
+	unlink(control->path);
+err_shots:
+	dmab_shots_destroy(control->shots);
+err_idle_timer:
+	wl_event_source_remove(control->idle_timer);
+err_turn_source:
+	wl_event_source_remove(control->turn_source);
+err_turn_fd:
+	close(control->turn_fd);
+err_control:
+	free(control);
+	return ret;
 }
 
 void dmab_control_destroy(struct dmab_control *control)
@@ -531,5 +848,9 @@ void dmab_control_destroy(struct dmab_control *control)
 	wl_event_source_remove(control->source);
 	close(control->fd);
 	unlink(control->path);
+	dmab_shots_destroy(control->shots);
+	wl_event_source_remove(control->idle_timer);
+	wl_event_source_remove(control->turn_source);
+	close(control->turn_fd);
 	free(control);
 }

@@ -9,6 +9,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <json.h>
+#include <math.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 #include "common/paths.h"
 
 static const char usage[] =
-	"usage: dmabridgectl [--socket PATH] [--json] COMMAND [ARGS]\n"
+	"usage: dmabridgectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
 	"\n"
 	"  status                        guests, connectors and buffers (and how\n"
 	"                                each buffer reaches the display)\n"
@@ -31,10 +33,52 @@ static const char usage[] =
 	"                                or a connector (domid/devid/index or unique-id)\n"
 	"  layout CONNECTOR [screen=NAME] [x=N] [y=N] [z=N] [visible=yes|no]\n"
 	"                                move a guest connector\n"
-	"  reload                        re-read dmabridged's configuration file\n";
+	"  reload                        re-read dmabridged's configuration file\n"
+	"\n"
+	"--timeout: how long to wait for dmabridged's answer (default 30 s).\n";
+
+#define DEFAULT_TIMEOUT_S 30.0
 
 static bool json_out;
+static const char *socket_path;
+static double timeout_s = DEFAULT_TIMEOUT_S;
 
+/* CLOCK_MONOTONIC in milliseconds. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t deadline;                /* of the request under way, in now_ms() time */
+
+static void say_timeout(const char *what)
+{
+	fprintf(stderr, "dmabridgectl: %s within %g s (--timeout)\n", what, timeout_s);
+}
+
+/* Wait until fd is ready for events; false (said why) at the deadline or on an error. */
+static bool wait_for(int fd, short events, const char *what)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			say_timeout(what);
+			return false;
+		}
+		struct pollfd p = { fd, events, 0 };
+		int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "dmabridgectl: %s\n", strerror(errno));
+			return false;
+		}
+	}
+}
+
+/* Connect to dmabridged by the deadline; the socket (non-blocking), or -1 (said why). */
 static int connect_to(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -44,83 +88,139 @@ static int connect_to(const char *path)
 	}
 	strcpy(addr.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "dmabridgectl: cannot reach dmabridged at %s: %s\n", path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
+		fprintf(stderr, "dmabridgectl: %s\n", strerror(errno));
+		return -1;
+	}
+	/*
+	 * A unix socket whose backlog is full makes connect() wait, for as
+	 * long as the send timeout says (a non-blocking one fails at once).
+	 */
+	int64_t left = deadline - now_ms();
+	struct timeval tv = { left / 1000, (left % 1000) * 1000 };
+	if (left <= 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+			connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		if (left <= 0 || errno == EAGAIN || errno == EINPROGRESS)
+			say_timeout("dmabridged did not take the connection");
+		else
+			fprintf(stderr, "dmabridgectl: cannot reach dmabridged at %s: %s\n", path,
+				strerror(errno));
+		close(fd);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		fprintf(stderr, "dmabridgectl: %s\n", strerror(errno));
+		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-/* Send one request (taken), with fd or -1, and read one answer line. */
-static json_object *call(int sock, json_object *req, int fd)
+/* Send line (len octets) with fd (-1: none) on its first octet, by the deadline. */
+static bool send_line(int sock, const char *line, size_t len, int fd)
 {
-	const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(text);
-	char *line = malloc(len + 2);
-	if (!line) {
-		json_object_put(req);
-		return NULL;
-	}
-	memcpy(line, text, len);
-	json_object_put(req);
-	line[len] = '\n';
-	struct iovec iov = { line, len + 1 };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctrl;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(&ctrl, 0, sizeof(ctrl));
-		mh.msg_control = ctrl.buf;
-		mh.msg_controllen = sizeof(ctrl.buf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	size_t sent = 0;
+	while (sent < len) {
+		struct iovec iov = { (char *)line + sent, len - sent };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (fd >= 0 && sent == 0) {
+			memset(&ctrl, 0, sizeof(ctrl));
+			mh.msg_control = ctrl.buf;
+			mh.msg_controllen = sizeof(ctrl.buf);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		}
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (!wait_for(sock, POLLOUT, "dmabridged did not take the request"))
+				return false;
+		} else {
+			fprintf(stderr, "dmabridgectl: sending the request: %s\n", strerror(errno));
+			return false;
+		}
 	}
-	ssize_t sent = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	free(line);
-	if (sent != (ssize_t)(len + 1)) {
-		fprintf(stderr, "dmabridgectl: sending the request: %s\n", strerror(errno));
-		return NULL;
-	}
+	return true;
+}
 
+/* Read one answer line of any length by the deadline; malloc'd, without the newline. */
+static char *read_line(int sock)
+{
 	size_t cap = 4096, used = 0;
 	char *buf = malloc(cap);
+	bool oom = !buf;
 	while (buf) {
 		if (used == cap) {
 			char *grown = realloc(buf, cap * 2);
+			oom = !grown;
 			if (!grown)
 				break;
 			buf = grown;
 			cap *= 2;
 		}
 		ssize_t n = read(sock, buf + used, cap - used);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (!wait_for(sock, POLLIN, "no answer from dmabridged")) {
+				free(buf);
+				return NULL;
+			}
+			continue;
+		}
 		if (n <= 0)
 			break;
+		char *nl = memchr(buf + used, '\n', (size_t)n);
 		used += (size_t)n;
-		char *nl = memchr(buf, '\n', used);
 		if (nl) {
 			*nl = '\0';
-			json_object *r = json_tokener_parse(buf);
+			return buf;
+		}
+	}
+	free(buf);
+	fprintf(stderr, "dmabridgectl: no answer from dmabridged%s\n", oom ? ": out of memory" : "");
+	return NULL;
+}
+
+/*
+ * One request (taken) with fd or -1, on a connection of its own, and its
+ * answer; NULL (said why) when it did not come by the --timeout.
+ */
+static json_object *call(json_object *req, int fd)
+{
+	deadline = now_ms() + (int64_t)(timeout_s * 1000.0);
+	const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text);
+	char *line = malloc(len + 2);
+	int sock = line ? connect_to(socket_path) : -1;
+	json_object *r = NULL;
+	if (sock >= 0) {
+		memcpy(line, text, len);
+		line[len] = '\n';
+		char *answer = send_line(sock, line, len + 1, fd) ? read_line(sock) : NULL;
+		if (answer) {
+			r = json_tokener_parse(answer);
 			if (!r || !json_object_is_type(r, json_type_object)) {
-				fprintf(stderr, "dmabridgectl: dmabridged's answer is not JSON: %.80s\n", buf);
+				fprintf(stderr, "dmabridgectl: dmabridged's answer is not JSON: %.80s\n",
+					answer);
 				if (r)
 					json_object_put(r);
 				r = NULL;
 			}
-			free(buf);
-			return r;
+			free(answer);
 		}
+		close(sock);
 	}
-	free(buf);
-	fprintf(stderr, "dmabridgectl: no answer from dmabridged\n");
-	return NULL;
+	free(line);
+	json_object_put(req);
+	return r;
 }
 
 static json_object *request(const char *cmd)
@@ -168,9 +268,9 @@ static void print_json(json_object *r)
 	puts(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
 }
 
-static int cmd_status(int sock)
+static int cmd_status(void)
 {
-	json_object *r = checked(call(sock, request("status"), -1));
+	json_object *r = checked(call(request("status"), -1));
 	if (!r)
 		return 1;
 	if (json_out) {
@@ -186,8 +286,11 @@ static int cmd_status(int sock)
 	json_object *screens = arr(out, "screens");
 	for (size_t i = 0; screens && i < json_object_array_length(screens); i++) {
 		json_object *s = json_object_array_get_idx(screens, i);
-		printf("screen %s: %" PRId64 "x%" PRId64 " (%s)\n", str(s, "name"),
-			num(s, "width"), num(s, "height"), str(out, "type"));
+		int64_t mhz = num(s, "refresh_mhz");
+		printf("screen %s: %" PRId64 "x%" PRId64 "@%" PRId64 ".%02" PRId64 " (%s), %" PRId64
+			" frames, %" PRId64 " composed\n", str(s, "name"), num(s, "width"),
+			num(s, "height"), mhz / 1000, (mhz % 1000) / 10, str(s, "backend"),
+			num(s, "frames"), num(s, "composed"));
 	}
 	json_object *guests = arr(r, "guests");
 	size_t n = guests ? json_object_array_length(guests) : 0;
@@ -223,9 +326,9 @@ static int cmd_status(int sock)
 	return 0;
 }
 
-static int print_stats(int sock)
+static int print_stats(void)
 {
-	json_object *r = checked(call(sock, request("stats"), -1));
+	json_object *r = checked(call(request("stats"), -1));
 	if (!r)
 		return 1;
 	if (json_out) {
@@ -251,7 +354,7 @@ static int print_stats(int sock)
 	return 0;
 }
 
-static int cmd_stats(int sock, int argc, char **argv)
+static int cmd_stats(int argc, char **argv)
 {
 	double every = 0;
 	if (argc == 2 && !strcmp(argv[0], "-w")) {
@@ -265,7 +368,7 @@ static int cmd_stats(int sock, int argc, char **argv)
 		return 2;
 	}
 	for (;;) {
-		int ret = print_stats(sock);
+		int ret = print_stats();
 		if (ret || every <= 0)
 			return ret;
 		fflush(stdout);
@@ -274,7 +377,7 @@ static int cmd_stats(int sock, int argc, char **argv)
 	}
 }
 
-static int cmd_screenshot(int sock, int argc, char **argv)
+static int cmd_screenshot(int argc, char **argv)
 {
 	if (argc < 1 || argc > 2) {
 		fputs(usage, stderr);
@@ -297,7 +400,7 @@ static int cmd_screenshot(int sock, int argc, char **argv)
 		json_object_put(req);
 		return 1;
 	}
-	json_object *r = checked(call(sock, req, fd));
+	json_object *r = checked(call(req, fd));
 	close(fd);
 	if (!r) {
 		unlink(file);
@@ -307,11 +410,18 @@ static int cmd_screenshot(int sock, int argc, char **argv)
 		print_json(r);
 	else
 		printf("%s: %" PRId64 "x%" PRId64 "\n", file, num(r, "width"), num(r, "height"));
+	/* Views whose buffers the CPU cannot read are not in the picture: say which. */
+	json_object *skipped = arr(r, "skipped");
+	for (size_t i = 0; !json_out && skipped && i < json_object_array_length(skipped); i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(skipped, i));
+		fprintf(stderr, "dmabridgectl: connector %s is left out: its buffer cannot be read\n",
+			name ? name : "?");
+	}
 	json_object_put(r);
 	return 0;
 }
 
-static int cmd_layout(int sock, int argc, char **argv)
+static int cmd_layout(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(usage, stderr);
@@ -348,7 +458,7 @@ static int cmd_layout(int sock, int argc, char **argv)
 			return 2;
 		}
 	}
-	json_object *r = checked(call(sock, req, -1));
+	json_object *r = checked(call(req, -1));
 	if (!r)
 		return 1;
 	if (json_out) {
@@ -368,20 +478,32 @@ int main(int argc, char *argv[])
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	char def[108];
-	const char *path = NULL;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+s:jh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jt:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			path = optarg;
+			socket_path = optarg;
 			break;
 		case 'j':
 			json_out = true;
 			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			timeout_s = strtod(optarg, &end);
+			if (end == optarg || *end || errno || !isfinite(timeout_s) || timeout_s <= 0 ||
+					timeout_s > 1e6) {
+				fprintf(stderr, "dmabridgectl: --timeout takes seconds (more than 0): %s\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -394,8 +516,8 @@ int main(int argc, char *argv[])
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (!path)
-		path = dmab_default_control_socket(def, sizeof(def));
+	if (!socket_path)
+		socket_path = dmab_default_control_socket(def, sizeof(def));
 	const char *cmd = argv[optind];
 	int sub_argc = argc - optind - 1;
 	char **sub_argv = argv + optind + 1;
@@ -405,25 +527,21 @@ int main(int argc, char *argv[])
 		fputs(usage, stderr);
 		return 2;
 	}
-	int sock = path ? connect_to(path) : -1;
-	if (sock < 0)
+	if (!socket_path) {
+		fprintf(stderr, "dmabridgectl: no socket: set $XDG_RUNTIME_DIR or use --socket\n");
 		return 1;
-
-	int ret;
-	if (!strcmp(cmd, "status")) {
-		ret = cmd_status(sock);
-	} else if (!strcmp(cmd, "stats")) {
-		ret = cmd_stats(sock, sub_argc, sub_argv);
-	} else if (!strcmp(cmd, "screenshot")) {
-		ret = cmd_screenshot(sock, sub_argc, sub_argv);
-	} else if (!strcmp(cmd, "layout")) {
-		ret = cmd_layout(sock, sub_argc, sub_argv);
-	} else {
-		json_object *r = checked(call(sock, request("reload"), -1));
-		ret = r ? 0 : 1;
-		if (r)
-			json_object_put(r);
 	}
-	close(sock);
-	return ret;
+
+	if (!strcmp(cmd, "status"))
+		return cmd_status();
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(sub_argc, sub_argv);
+	if (!strcmp(cmd, "screenshot"))
+		return cmd_screenshot(sub_argc, sub_argv);
+	if (!strcmp(cmd, "layout"))
+		return cmd_layout(sub_argc, sub_argv);
+	json_object *r = checked(call(request("reload"), -1));
+	if (r)
+		json_object_put(r);
+	return r ? 0 : 1;
 }

@@ -64,3 +64,26 @@ write(p, 'short', struct.pack('>HBB', 3000, 1, 0) + chunk(True, 0, 9))
 write(p, 'write', struct.pack('>HBB', 1500, 1, 1) + chunk(True, 2, 0) + chunk(True, 0, 0))
 write(p, 'zero-ref', struct.pack('>HBB', 10, 1, 0) + chunk(True, 0, 0))
 write(p, 'unmapped', struct.pack('>HBB', 2000, 1, 0) + chunk(True, 2, 9) + chunk(False, 0, 3))
+
+c = 'corpus/control-request'
+for name, line in [
+        ('status', '{"cmd":"status"}'),
+        ('stats', '{"cmd":"stats"}'),
+        ('reload', '{"cmd":"reload"}'),
+        ('screenshot', '{"cmd":"screenshot"}'),
+        ('screenshot-screen', '{"cmd":"screenshot","screen":"main"}'),
+        ('screenshot-connector', '{"cmd":"screenshot","connector":"1/0/0"}'),
+        ('screenshot-target', '{"cmd":"screenshot","target":"cluster0"}'),
+        ('layout', '{"cmd":"layout","connector":"cluster0","screen":"side","x":-100,'
+         '"y":2147483647,"z":10,"visible":false}'),
+        ('layout-null', '{"cmd":"layout","connector":null,"x":1.5}'),
+        ('layout-range', '{"cmd":"layout","connector":"c","z":9223372036854775808}'),
+        ('two-targets', '{"cmd":"screenshot","screen":"main","target":"x"}'),
+        ('unknown-key', '{"cmd":"status","colour":"red"}'),
+        ('nested', '{"cmd":"status","a":[{"b":[]}]}'),
+        ('escapes', '{"cmd":"layout","connector":"a\\u0000\\n\\"b\\ud83d\\ude00"}'),
+        ('not-object', '["status"]'),
+        ('number', '42'),
+        ('trailing', '{"cmd":"stats"} {"cmd":"stats"}'),
+]:
+    write(c, name, line.encode())

@@ -250,8 +250,8 @@ static void test_status(uint64_t domid)
 	ctl(&c, "status");
 	expect(&c, 0, NULL, "status");
 	const char *want[] = {
-		"dmabridged ", "sim hypervisor", "screen main: 800x600 (headless)",
-		"screen side: 320x240 (headless)", dev,
+		"dmabridged ", "sim hypervisor", "screen main: 800x600@60.00 (headless)",
+		"screen side: 320x240@60.00 (headless)", dev,
 		"connector 0 \"ctl0\" 320x200, on, screen main at 40,30 z 4",
 		"buffer 0x", import,
 	};
