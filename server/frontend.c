@@ -22,13 +22,32 @@ static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
 	return ret ? ret : dmab_hv_store_read_to(fe->server->hv, path, value, len);
 }
 
-static int write_state(struct dmab_frontend *fe, enum xenbus_state state)
+/*
+ * Our state (with the versions we speak, when versions is true) goes into
+ * our backend directory only while that exists: the toolstack removes it
+ * once we said Closed, and a plain write then would bring back a stale
+ * node, and through our own watch on the backend root, the device.
+ * -ENOENT when the directory is gone.
+ */
+static int write_be_nodes(struct dmab_server *server, const char *be_path,
+		enum xenbus_state state, bool versions)
 {
-	char path[DMAB_XS_PATH_MAX];
-	int ret = dmab_xs_join(path, sizeof(path), fe->be_path, "state");
-	if (!ret)
-		ret = dmab_hv_store_printf(fe->server->hv, DMAB_HV_NO_TX, path, "%d", state);
-	if (ret)
+	char value[16];
+	snprintf(value, sizeof(value), "%d", state);
+	const struct dmab_hv_store_node nodes[] = {
+		{ "state", value },
+		{ XENDISPL_FIELD_BE_VERSIONS, DMAB_XS_BACKEND_VERSIONS },
+	};
+	return dmab_hv_store_write_in(server->hv, be_path, nodes, versions ? 2 : 1);
+}
+
+static int write_state(struct dmab_frontend *fe, enum xenbus_state state, bool versions)
+{
+	int ret = write_be_nodes(fe->server, fe->be_path, state, versions);
+	if (ret == -ENOENT)
+		fe_log(fe, DMAB_LOG_DEBUG, "backend directory gone: no state %s",
+			dmab_xenbus_state_name(state));
+	else if (ret)
 		fe_log(fe, DMAB_LOG_ERROR, "cannot write state %s: %s",
 			dmab_xenbus_state_name(state), dmab_strerror(ret));
 	else
@@ -129,52 +148,65 @@ static void frontend_free(struct dmab_frontend *fe)
 	free(fe);
 }
 
+/* What the states of the device at be_path and fe_path call for. */
+static enum dmab_xenbus_be_action next_action(struct dmab_frontend *fe, enum xenbus_state *be)
+{
+	char online[8] = "";
+	bool is_online = read_key(fe, fe->be_path, "online", online, sizeof(online)) == 0 &&
+		dmab_xs_parse_bool(online);
+	*be = read_state(fe, fe->be_path);
+	enum xenbus_state fstate = read_state(fe, fe->fe_path);
+	return dmab_xenbus_backend_step(*be, fstate, is_online);
+}
+
+/*
+ * A device going away: say Closed, the toolstack waits for it, unless we
+ * said so already or the directory is gone. Writing the same state again
+ * would only fire our own watches.
+ */
+static void say_closed(struct dmab_frontend *fe, enum xenbus_state be)
+{
+	if (be != XenbusStateUnknown && be != XenbusStateClosed)
+		write_state(fe, XenbusStateClosed, false);
+}
+
 /* Take the steps the states call for, until there is nothing to do. */
 static void step(struct dmab_frontend *fe)
 {
 	for (int i = 0; i < 8; i++) {
-		char online[8] = "";
-		bool is_online = read_key(fe, fe->be_path, "online", online, sizeof(online)) == 0 &&
-			dmab_xs_parse_bool(online);
-		enum xenbus_state be = read_state(fe, fe->be_path);
-		enum xenbus_state fstate = read_state(fe, fe->fe_path);
-		enum dmab_xenbus_be_action action = dmab_xenbus_backend_step(be, fstate, is_online);
+		enum xenbus_state be;
+		enum dmab_xenbus_be_action action = next_action(fe, &be);
 
 		switch (action) {
 		case DMAB_XENBUS_BE_NONE:
 			return;
 		case DMAB_XENBUS_BE_INIT_WAIT:
-		case DMAB_XENBUS_BE_RECONNECT: {
+		case DMAB_XENBUS_BE_RECONNECT:
 			disconnect(fe);
-			char path[DMAB_XS_PATH_MAX];
-			dmab_xs_join(path, sizeof(path), fe->be_path, XENDISPL_FIELD_BE_VERSIONS);
-			dmab_hv_store_write(fe->server->hv, DMAB_HV_NO_TX, path, DMAB_XS_BACKEND_VERSIONS);
-			if (write_state(fe, XenbusStateInitWait))
+			if (write_state(fe, XenbusStateInitWait, true))
 				return;
 			break;
-		}
 		case DMAB_XENBUS_BE_CONNECT:
 			if (do_connect(fe) == 0) {
-				if (write_state(fe, XenbusStateConnected))
+				if (write_state(fe, XenbusStateConnected, false))
 					return;
-			} else if (write_state(fe, XenbusStateClosing)) {
+			} else if (write_state(fe, XenbusStateClosing, false)) {
 				return;
 			}
 			break;
 		case DMAB_XENBUS_BE_DISCONNECT:
 			disconnect(fe);
-			if (write_state(fe, XenbusStateClosing))
+			if (write_state(fe, XenbusStateClosing, false))
 				return;
 			break;
 		case DMAB_XENBUS_BE_CLOSED:
 			disconnect(fe);
-			if (write_state(fe, XenbusStateClosed))
+			if (write_state(fe, XenbusStateClosed, false))
 				return;
 			break;
 		case DMAB_XENBUS_BE_REMOVE:
 			fe_log(fe, DMAB_LOG_INFO, "device removed");
-			if (be != XenbusStateUnknown)
-				write_state(fe, XenbusStateClosed);
+			say_closed(fe, be);
 			frontend_free(fe);
 			return;
 		}
@@ -207,7 +239,7 @@ void dmab_frontend_fail(struct dmab_frontend *fe, const char *why)
 		return;
 	fe->failed = true;
 	fe_log(fe, DMAB_LOG_WARN, "dropping the connection: %s", why);
-	write_state(fe, XenbusStateClosing);
+	write_state(fe, XenbusStateClosing, false);
 	schedule_step(fe);
 }
 
@@ -257,6 +289,21 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 		return;
 	}
 
+	/*
+	 * A device on its way out is not taken: its frontend is gone (or
+	 * Closed and offline). This is also what our own last write of Closed
+	 * to a device we just removed looks like: it must not bring the
+	 * device back, nor say Closed again (that would fire our watch once
+	 * more).
+	 */
+	enum xenbus_state be;
+	if (next_action(fe, &be) == DMAB_XENBUS_BE_REMOVE) {
+		fe_log(fe, DMAB_LOG_DEBUG, "a device on its way out: not taken");
+		say_closed(fe, be);
+		free(fe);
+		return;
+	}
+
 	char state_path[DMAB_XS_PATH_MAX];
 	dmab_xs_join(state_path, sizeof(state_path), fe->fe_path, "state");
 	int ret = dmab_hv_watch_add(server->hv, state_path, handle_state_watch, fe, &fe->fe_watch);
@@ -273,9 +320,8 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	wl_list_insert(server->frontends.prev, &fe->link);
 
 	/* A device past Initialising holds nothing of ours: we restarted. */
-	enum xenbus_state be = read_state(fe, fe->be_path);
-	if (be > XenbusStateInitialising && be != XenbusStateClosed)
-		write_state(fe, XenbusStateClosing);
+	if (be > XenbusStateInitialising && be != XenbusStateClosing && be != XenbusStateClosed)
+		write_state(fe, XenbusStateClosing, false);
 	fe_log(fe, DMAB_LOG_INFO, "new device");
 	schedule_step(fe);
 }
@@ -350,7 +396,7 @@ void dmab_frontend_destroy(struct dmab_frontend *fe)
 {
 	disconnect(fe);
 	if (fe->be_state != XenbusStateClosed && fe->be_state != XenbusStateUnknown)
-		write_state(fe, XenbusStateClosing);
+		write_state(fe, XenbusStateClosing, false);
 	frontend_free(fe);
 }
 
