@@ -24,6 +24,11 @@ struct dmab_sim_limits {
 	uint32_t max_watches;           /* per guest, default 128 */
 	uint32_t max_store_nodes;       /* store nodes a guest may own, default 1000 */
 	uint32_t max_message;           /* bytes of one socket message, default 64 KiB */
+	/*
+	 * How long the toolstack waits for the backend to close a dead guest's
+	 * device before it removes it anyway, default 10 s (libxl's).
+	 */
+	uint32_t release_timeout_ms;
 };
 
 /**
