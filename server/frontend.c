@@ -14,6 +14,36 @@
 #include "server/frontend.h"
 #include "server/server.h"
 
+/*
+ * Per guest and 5 s: 20 lines of each class but debug, 100 of those; over
+ * all guests together ten times that. 256 guests are remembered (a domid
+ * that has not logged for the longest makes room), more than the
+ * simulator has and more than a host runs at once.
+ */
+#define GUEST_LOG_INTERVAL_MS 5000
+#define GUEST_LOG_GUESTS 256
+
+struct dmab_ratelimit_table *dmab_guest_logs_create(void)
+{
+	static const struct dmab_ratelimit guest[DMAB_GUEST_LOG_CLASSES] = {
+		[DMAB_GUEST_LOG_WARN] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 20 },
+		[DMAB_GUEST_LOG_LIFE] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 20 },
+		[DMAB_GUEST_LOG_DEBUG] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 100 },
+	};
+	static const struct dmab_ratelimit all[DMAB_GUEST_LOG_CLASSES] = {
+		[DMAB_GUEST_LOG_WARN] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 200 },
+		[DMAB_GUEST_LOG_LIFE] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 200 },
+		[DMAB_GUEST_LOG_DEBUG] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 1000 },
+	};
+	return dmab_ratelimit_table_create(GUEST_LOG_GUESTS, DMAB_GUEST_LOG_CLASSES, guest, all);
+}
+
+struct dmab_ratelimit *dmab_guest_log_limit(struct dmab_server *server, domid_t domid,
+		enum dmab_guest_log class)
+{
+	return dmab_ratelimit_table_get(server->guest_logs, domid, class);
+}
+
 static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
 		char *value, size_t len)
 {
@@ -45,13 +75,14 @@ static int write_state(struct dmab_frontend *fe, enum xenbus_state state, bool v
 {
 	int ret = write_be_nodes(fe->server, fe->be_path, state, versions);
 	if (ret == -ENOENT)
-		fe_log(fe, DMAB_LOG_DEBUG, "backend directory gone: no state %s",
-			dmab_xenbus_state_name(state));
+		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG,
+			"backend directory gone: no state %s", dmab_xenbus_state_name(state));
 	else if (ret)
-		fe_log(fe, DMAB_LOG_ERROR, "cannot write state %s: %s",
+		fe_log_rl(fe, DMAB_LOG_ERROR, "cannot write state %s: %s",
 			dmab_xenbus_state_name(state), dmab_strerror(ret));
 	else
-		fe_log(fe, DMAB_LOG_DEBUG, "backend state %s", dmab_xenbus_state_name(state));
+		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG, "backend state %s",
+			dmab_xenbus_state_name(state));
 	fe->be_state = state;
 	return ret;
 }
@@ -81,7 +112,7 @@ static void disconnect(struct dmab_frontend *fe)
 	fe->nconns = 0;
 	dmab_buffers_release_all(fe);
 	if (fe->connected)
-		fe_log(fe, DMAB_LOG_INFO, "disconnected");
+		fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "disconnected");
 	fe->connected = false;
 }
 
@@ -99,14 +130,14 @@ static int do_connect(struct dmab_frontend *fe)
 	int ret = dmab_xs_read_config(dmab_hv_store_read_to, server->hv, fe->fe_path, &limits, &fe->config,
 		err, sizeof(err));
 	if (ret) {
-		fe_log(fe, DMAB_LOG_WARN, "configuration refused: %s", err);
+		fe_log_rl(fe, DMAB_LOG_WARN, "configuration refused: %s", err);
 		return ret;
 	}
 	struct dmab_xs_transport transport;
 	ret = dmab_xs_read_transport(dmab_hv_store_read_to, server->hv, fe->fe_path, fe->config.connector_count,
 		&transport, err, sizeof(err));
 	if (ret) {
-		fe_log(fe, DMAB_LOG_WARN, "transport refused: %s", err);
+		fe_log_rl(fe, DMAB_LOG_WARN, "transport refused: %s", err);
 		return ret;
 	}
 	fe->version = transport.version;
@@ -115,7 +146,7 @@ static int do_connect(struct dmab_frontend *fe)
 	for (unsigned int i = 0; i < fe->config.connector_count; i++) {
 		ret = dmab_connector_create(fe, i, &transport.connectors[i], &fe->conns[i]);
 		if (ret) {
-			fe_log(fe, DMAB_LOG_WARN, "connector %u: %s", i, dmab_strerror(ret));
+			fe_log_rl(fe, DMAB_LOG_WARN, "connector %u: %s", i, dmab_strerror(ret));
 			disconnect(fe);
 			return ret;
 		}
@@ -130,7 +161,8 @@ static int do_connect(struct dmab_frontend *fe)
 	for (unsigned int i = 0; i < fe->nconns && pos < sizeof(res); i++)
 		pos += (size_t)snprintf(res + pos, sizeof(res) - pos, "%s%ux%u", i ? ", " : "",
 			fe->conns[i]->width, fe->conns[i]->height);
-	fe_log(fe, DMAB_LOG_INFO, "connected: protocol %u%s, %u connector%s (%s)%s",
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO,
+		"connected: protocol %u%s, %u connector%s (%s)%s",
 		fe->version, transport.version_missing ? " (assumed)" : "", fe->nconns,
 		fe->nconns == 1 ? "" : "s", res, fe->config.be_alloc ? ", be-alloc" : "");
 	return 0;
@@ -205,13 +237,13 @@ static void step(struct dmab_frontend *fe)
 				return;
 			break;
 		case DMAB_XENBUS_BE_REMOVE:
-			fe_log(fe, DMAB_LOG_INFO, "device removed");
+			fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "device removed");
 			say_closed(fe, be);
 			frontend_free(fe);
 			return;
 		}
 	}
-	fe_log(fe, DMAB_LOG_WARN, "state machine did not settle");
+	fe_log_rl(fe, DMAB_LOG_WARN, "state machine did not settle");
 }
 
 static void handle_step_idle(void *data)
@@ -238,7 +270,8 @@ void dmab_frontend_fail(struct dmab_frontend *fe, const char *why)
 	if (fe->failed)
 		return;
 	fe->failed = true;
-	fe_log(fe, DMAB_LOG_WARN, "dropping the connection: %s", why);
+	/* Its mistakes so far may have used up the warnings: this one is its going. */
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_WARN, "dropping the connection: %s", why);
 	write_state(fe, XenbusStateClosing, false);
 	schedule_step(fe);
 }
@@ -261,7 +294,6 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	fe->server = server;
 	fe->domid = domid;
 	fe->devid = devid;
-	fe->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
 	wl_list_init(&fe->dbufs);
 	wl_list_init(&fe->releasing);
 	wl_list_init(&fe->fbs);
@@ -283,7 +315,8 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	dmab_xs_frontend_dir(expect, sizeof(expect), domid, devid);
 	if (dmab_xs_parse_domid("frontend-id", value, &owner, err, sizeof(err)) ||
 			owner != domid || strcmp(fe->fe_path, expect)) {
-		dmab_log(DMAB_LOG_WARN, "backend/vdispl/%u/%u: frontend-id %s, frontend %s do not "
+		dmab_log_ratelimited(dmab_guest_log_limit(server, domid, DMAB_GUEST_LOG_WARN),
+			DMAB_LOG_WARN, "backend/vdispl/%u/%u: frontend-id %s, frontend %s do not "
 			"name this device; ignored", domid, devid, value, fe->fe_path);
 		free(fe);
 		return;
@@ -298,7 +331,8 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	 */
 	enum xenbus_state be;
 	if (next_action(fe, &be) == DMAB_XENBUS_BE_REMOVE) {
-		fe_log(fe, DMAB_LOG_DEBUG, "a device on its way out: not taken");
+		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG,
+			"a device on its way out: not taken");
 		say_closed(fe, be);
 		free(fe);
 		return;
@@ -322,7 +356,7 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	/* A device past Initialising holds nothing of ours: we restarted. */
 	if (be > XenbusStateInitialising && be != XenbusStateClosing && be != XenbusStateClosed)
 		write_state(fe, XenbusStateClosing, false);
-	fe_log(fe, DMAB_LOG_INFO, "new device");
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "new device");
 	schedule_step(fe);
 }
 

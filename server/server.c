@@ -227,13 +227,15 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	wl_list_init(&server->populating);
 	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	server->guest_logs = dmab_guest_logs_create();
 
 	int ret = -ENOMEM;
 	server->release_timer = wl_event_loop_add_timer(loop, handle_release_timer, server);
 	if (server->work_fd >= 0)
 		server->work_source = wl_event_loop_add_fd(loop, server->work_fd,
 			WL_EVENT_READABLE, handle_work, server);
-	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source)
+	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source ||
+			!server->guest_logs)
 		goto err;
 	ret = open_hv(server);
 	if (ret) {
@@ -309,6 +311,7 @@ void dmab_server_destroy(struct dmab_server *server)
 		close(server->work_fd);
 	if (server->placeholder_fd >= 0)
 		close(server->placeholder_fd);
+	dmab_ratelimit_table_destroy(server->guest_logs);
 	free(server);
 }
 

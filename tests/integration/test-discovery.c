@@ -7,7 +7,10 @@
  *   own writes waking it up);
  * - guests leave, in order and killed: each device goes once ("device
  *   removed" once, never "new device" again), the toolstack's teardown
- *   finds it Closed at once, and no stale backend node is written.
+ *   finds it Closed at once, and no stale backend node is written;
+ * - a guest flaps its xenbus state as fast as it can: the lines naming it
+ *   stay within the rate limits over the whole run, however many times
+ *   its device comes and goes, and the server keeps answering.
  *
  *   test-discovery [NAME]...   (no argument runs them all)
  */
@@ -38,11 +41,9 @@
 
 /*
  * What the server may log about one guest per 5 s window (server/frontend.c):
- * 20 warnings, 20 lines of its devices coming and going, 100 debug lines;
- * and the simulator per user of its socket: 20 warnings, 20 connections.
+ * 20 warnings, 20 lines of its devices coming and going, 100 debug lines.
  */
 #define GUEST_LINES_PER_WINDOW (20 + 20 + 100)
-#define SIM_LINES_PER_WINDOW (20 + 20)
 #define WINDOW_MS 5000
 
 static int failures;
@@ -354,12 +355,99 @@ static void test_teardown(void)
 	stop(&s, failures_at);
 }
 
+/* ---- a guest flaps its xenbus state ---- */
+
+static int guest_flap(void *data)
+{
+	struct guest *g = data;
+	struct dmab_client *client;
+	GUEST_CHECK(guest_connect(g, &client) == 0);
+	struct dmab_hv *hv = dmab_frontend_hv(client);
+	unsigned int domid = dmab_client_domid(client);
+	char state[64];
+	snprintf(state, sizeof(state), "/local/domain/%u/device/vdispl/0/state", domid);
+	GUEST_CHECK(dmab_ts_sync_reach(&g->sync, 1, domid, NULL, STEP_MS) == 0);
+
+	/*
+	 * Closing, Initialising, Initialised, Connected, over and over: the
+	 * server disconnects and connects the rings (still published) each
+	 * time.
+	 */
+	static const char *const values[] = { "5", "1", "3", "4" };
+	uint64_t end = dmab_ts_now_ms() + g->run_ms;
+	unsigned long writes = 0;
+	for (size_t i = 0; dmab_ts_now_ms() < end; i++) {
+		GUEST_CHECK(dmab_hv_store_write(hv, DMAB_HV_NO_TX, state, values[i % 4]) == 0);
+		writes++;
+		/* The library's watch events: read, not acted on. */
+		GUEST_CHECK(dmab_hv_dispatch(hv) == 0);
+		sleep_ms(1);
+	}
+	/* Last, the state node goes, and the device with it. */
+	GUEST_CHECK(dmab_hv_store_remove(hv, DMAB_HV_NO_TX, state) == 0);
+	fprintf(stderr, "guest dom%u: %lu state changes in %u ms\n", domid, writes, g->run_ms);
+	return 0;
+}
+
+static void test_flapping(void)
+{
+	fprintf(stderr, "== flapping\n");
+	struct dmab_test_server s;
+	int failures_at = failures;
+	if (!start(&s))
+		return;
+	int baseline = fd_baseline(&s);
+	struct guest g = { .server = &s, .run_ms = 3000 };
+	uint64_t t0 = dmab_ts_now_ms();
+	pid_t pid = guest_start(&g, guest_flap);
+	uint32_t step;
+	uint64_t domid = 0;
+	if (dmab_ts_sync_wait(&g.sync, &step, &domid, STEP_MS) || step != 1) {
+		failures++;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		dmab_ts_sync_close(&g.sync);
+		stop(&s, failures_at);
+		return;
+	}
+	dmab_ts_sync_go(&g.sync, 0);
+
+	/* The control socket answers all along. */
+	uint64_t worst = 0;
+	while (waitpid(pid, NULL, WNOHANG) == 0 && dmab_ts_now_ms() - t0 < STEP_MS) {
+		uint64_t a = dmab_ts_now_ms();
+		json_object *r = dmab_ts_ctl(&s, "{\"cmd\":\"status\"}", -1);
+		uint64_t took = dmab_ts_now_ms() - a;
+		CHECK(r != NULL);
+		if (r)
+			json_object_put(r);
+		worst = took > worst ? took : worst;
+		sleep_ms(50);
+	}
+	dmab_ts_sync_close(&g.sync);
+	CHECK(dmab_ts_alive(&s));
+	expect_clean(&s, baseline, "flapping");
+	uint64_t elapsed = dmab_ts_now_ms() - t0;
+
+	int lines = log_lines(&s, "dom%u/vdispl", (unsigned int)domid);
+	int made = log_lines(&s, "dom%u/vdispl0: new device", (unsigned int)domid);
+	int bound = (int)(GUEST_LINES_PER_WINDOW * (elapsed / WINDOW_MS + 2));
+	fprintf(stderr, "dom%u: %d lines in %" PRIu64 " ms (at most %d), device made %d times, "
+		"control answered within %" PRIu64 " ms\n", (unsigned int)domid, lines, elapsed,
+		bound, made, worst);
+	CHECK(lines <= bound);
+	CHECK(made == 1);
+	CHECK(worst < 1000);
+	stop(&s, failures_at);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
 	{ "frontend-gone", test_frontend_gone },
 	{ "teardown", test_teardown },
+	{ "flapping", test_flapping },
 };
 
 int main(int argc, char **argv)
