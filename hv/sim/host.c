@@ -114,7 +114,7 @@ struct conn {
 	size_t queue_len, queue_cap;
 	bool want_out;
 	bool dead;
-	struct dmab_ratelimit rl;
+	uint32_t uid;           /* the peer's user: what its log lines are limited by */
 };
 
 /* dom0's mapping of a guest's grants. */
@@ -161,7 +161,8 @@ struct host {
 	int udmabuf_fd;         /* -1 without /dev/udmabuf */
 
 	int spare_fd;                   /* held back for accept() at the fd limit */
-	struct dmab_ratelimit rl;
+	struct dmab_ratelimit rl;       /* lines no guest can be named in */
+	struct dmab_ratelimit_table *peer_logs;
 	struct domain **domains;        /* index = domid; [0] is us */
 	domid_t last_domid;             /* the last one given to a guest */
 	struct conn **conns;
@@ -287,6 +288,35 @@ static int port_new(struct domain *d, domid_t remote, struct port **out)
 	return 0;
 }
 
+/* ---- log lines a guest can cause ---- */
+
+/*
+ * Every connection is a new domain, so a guest's lines are limited by what
+ * it cannot renew by reconnecting: its user. Per user and 5 s, 20 lines of
+ * its mistakes and 20 of its comings and goings; over all users, 100.
+ */
+enum peer_log { PEER_LOG_WARN, PEER_LOG_LIFE, PEER_LOG_CLASSES };
+#define PEER_LOG_INTERVAL_MS 5000
+#define PEER_LOG_USERS 64
+
+static struct dmab_ratelimit_table *peer_logs_create(void)
+{
+	static const struct dmab_ratelimit peer[PEER_LOG_CLASSES] = {
+		[PEER_LOG_WARN] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 20 },
+		[PEER_LOG_LIFE] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 20 },
+	};
+	static const struct dmab_ratelimit all[PEER_LOG_CLASSES] = {
+		[PEER_LOG_WARN] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 100 },
+		[PEER_LOG_LIFE] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 100 },
+	};
+	return dmab_ratelimit_table_create(PEER_LOG_USERS, PEER_LOG_CLASSES, peer, all);
+}
+
+static struct dmab_ratelimit *conn_rl(const struct conn *c, enum peer_log class)
+{
+	return dmab_ratelimit_table_get(c->host->peer_logs, c->uid, class);
+}
+
 /* ---- messages to guests ---- */
 
 static void conn_close(struct conn *c);
@@ -360,10 +390,12 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 	if (ret != -EAGAIN || c->queue_len >= MAX_QUEUED_MESSAGES ||
 			dmab_array_reserve((void **)&c->queue, &c->queue_cap, c->queue_len, sizeof(*c->queue))) {
 		if (ret == -EAGAIN)
-			dmab_log(DMAB_LOG_WARN, "sim: domain %u does not read its socket; disconnecting",
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
+				"sim: domain %u does not read its socket; disconnecting",
 				c->dom ? c->dom->domid : 0);
 		else
-			dmab_log(DMAB_LOG_INFO, "sim: domain %u: its socket failed (%s)",
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+				"sim: domain %u: its socket failed (%s)",
 				c->dom ? c->dom->domid : 0, dmab_strerror(ret));
 		conn_kill(c);
 		return;
@@ -782,8 +814,8 @@ static void conn_close(struct conn *c)
 	epoll_ctl(h->base.fd, EPOLL_CTL_DEL, c->sock, NULL);
 	dmab_sim_store_unwatch_conn(h->store, c);
 	if (c->dom) {
-		dmab_log(DMAB_LOG_INFO, "sim: domain %u (%s) disconnected", c->dom->domid,
-			c->dom->name);
+		dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+			"sim: domain %u (%s) disconnected", c->dom->domid, c->dom->name);
 		guest_gone(h, c->dom);
 	}
 	for (size_t i = 0; i < c->queue_len; i++)
@@ -808,7 +840,8 @@ static int violation(struct conn *c, const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(why, sizeof(why), fmt, args);
 	va_end(args);
-	dmab_log_ratelimited(&c->rl, DMAB_LOG_WARN, "sim: domain %u: %s; disconnecting",
+	dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
+		"sim: domain %u: %s; disconnecting",
 		c->dom ? c->dom->domid : 0, why);
 	c->dead = true;
 	return -EPROTO;
@@ -870,7 +903,8 @@ static int handle_hello(struct conn *c, const struct dmab_sim_msg *msg)
 		reply(c, msg, ret, NULL, 0, NULL, 0);
 		return violation(c, "cannot introduce the domain: %s", dmab_strerror(ret));
 	}
-	dmab_log(DMAB_LOG_INFO, "sim: domain %u (%s) connected", d->domid, d->name);
+	dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+		"sim: domain %u (%s) connected", d->domid, d->name);
 	struct dmab_sim_hello_reply answer = { d->domid, h->limits.max_message };
 	reply(c, msg, 0, &answer, sizeof(answer), NULL, 0);
 	return 0;
@@ -889,7 +923,8 @@ static int handle_mem_add(struct conn *c, struct dmab_sim_msg *msg)
 	if (ret == 0)
 		msg->fds[0] = -1; /* taken */
 	else
-		dmab_log_ratelimited(&c->rl, DMAB_LOG_WARN, "sim: domain %u: memory refused: %s",
+		dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
+			"sim: domain %u: memory refused: %s",
 			c->dom->domid, dmab_strerror(ret));
 	reply_id(c, msg, ret, id);
 	return 0;
@@ -1264,11 +1299,11 @@ static int handle_message(struct conn *c, struct dmab_sim_msg *msg)
 		int ret = toolstack_add_vdispl(h, c->dom, req, why, sizeof(why));
 		free(req);
 		if (ret)
-			dmab_log_ratelimited(&c->rl, DMAB_LOG_WARN,
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
 				"sim: domain %u: vdispl device refused: %s", c->dom->domid, why);
 		else
-			dmab_log(DMAB_LOG_INFO, "sim: domain %u: vdispl device %u created",
-				c->dom->domid, head.devid);
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+				"sim: domain %u: vdispl device %u created", c->dom->domid, head.devid);
 		reply(c, msg, ret, NULL, 0, NULL, 0);
 		return 0;
 	}
@@ -1333,7 +1368,8 @@ static void handle_listen(struct host *h)
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c || h->nconns >= h->limits.max_guests ||
 			dmab_array_reserve((void **)&h->conns, &h->conns_cap, h->nconns, sizeof(*h->conns))) {
-		dmab_log(DMAB_LOG_WARN, "sim: refusing a guest: %zu connected", h->nconns);
+		dmab_log_ratelimited(&h->rl, DMAB_LOG_WARN, "sim: refusing a guest: %zu connected",
+			h->nconns);
 		free(c);
 		close(fd);
 		return;
@@ -1341,7 +1377,10 @@ static void handle_listen(struct host *h)
 	c->src.tag = TAG_CONN;
 	c->host = h;
 	c->sock = fd;
-	c->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 10 };
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	c->uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0 ?
+		(uint32_t)cred.uid : UINT32_MAX;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->src };
 	if (epoll_ctl(h->base.fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(c);
@@ -1847,6 +1886,7 @@ static void host_destroy(struct dmab_hv *hv)
 			domain_free(h->domains[i]);
 	}
 	dmab_sim_store_destroy(h->store);
+	dmab_ratelimit_table_destroy(h->peer_logs);
 	free(h->maps);
 	free(h->exports);
 	free(h->imports);
@@ -1940,7 +1980,8 @@ int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limi
 		.max_watches = h->limits.max_watches,
 	};
 	h->store = dmab_sim_store_create(&sl, handle_store_fire, h);
-	if (!h->socket_path || !h->domains || !h->store || !domain_new(h, 0))
+	h->peer_logs = peer_logs_create();
+	if (!h->socket_path || !h->domains || !h->store || !h->peer_logs || !domain_new(h, 0))
 		goto err;
 	snprintf(h->domains[0]->name, sizeof(h->domains[0]->name), "Domain-0");
 

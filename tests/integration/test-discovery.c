@@ -10,7 +10,9 @@
  *   finds it Closed at once, and no stale backend node is written;
  * - a guest flaps its xenbus state as fast as it can: the lines naming it
  *   stay within the rate limits over the whole run, however many times
- *   its device comes and goes, and the server keeps answering.
+ *   its device comes and goes, and the server keeps answering;
+ * - a process reconnects to the simulator's socket thousands of times with
+ *   a malformed message each time: the simulator's lines stay bounded too.
  *
  *   test-discovery [NAME]...   (no argument runs them all)
  */
@@ -41,9 +43,12 @@
 
 /*
  * What the server may log about one guest per 5 s window (server/frontend.c):
- * 20 warnings, 20 lines of its devices coming and going, 100 debug lines.
+ * 20 warnings, 20 lines of its devices coming and going, 100 debug lines;
+ * and the simulator per user of its socket (hv/sim/host.c): 20 warnings,
+ * 20 lines of connections, and 5 about its socket that name nobody.
  */
 #define GUEST_LINES_PER_WINDOW (20 + 20 + 100)
+#define SIM_LINES_PER_WINDOW (20 + 20 + 5)
 #define WINDOW_MS 5000
 
 static int failures;
@@ -441,6 +446,93 @@ static void test_flapping(void)
 	stop(&s, failures_at);
 }
 
+/* ---- a process reconnects to the simulator with a malformed message ---- */
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static int raw_send(int fd, uint32_t type, const void *payload, uint32_t len)
+{
+	uint8_t buf[sizeof(struct dmab_sim_hdr) + 64];
+	struct dmab_sim_hdr hdr = { type, 1, 0, len };
+	memcpy(buf, &hdr, sizeof(hdr));
+	memcpy(buf + sizeof(hdr), payload, len);
+	return send(fd, buf, sizeof(hdr) + len, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int guest_reconnect(void *data)
+{
+	struct guest *g = data;
+	uint64_t end = dmab_ts_now_ms() + g->run_ms;
+	unsigned long n = 0;
+	while (dmab_ts_now_ms() < end) {
+		int fd = raw_connect(g->server->sim_socket);
+		GUEST_CHECK(fd >= 0);
+		if (n % 2) {
+			/* A domain first, then nonsense from it. */
+			struct dmab_sim_hello hello = { .version = DMAB_SIM_PROTOCOL_VERSION };
+			snprintf(hello.name, sizeof(hello.name), "reconnect");
+			GUEST_CHECK(raw_send(fd, DMAB_SIM_HELLO, &hello, sizeof(hello)) == 0);
+			uint8_t answer[64];
+			GUEST_CHECK(recv(fd, answer, sizeof(answer), 0) > 0);
+			GUEST_CHECK(raw_send(fd, DMAB_SIM_MEM_REMOVE, "x", 1) == 0);
+		} else {
+			GUEST_CHECK(raw_send(fd, 0x7777, "", 0) == 0);
+		}
+		/* The host cuts it off. */
+		uint8_t junk[64];
+		while (recv(fd, junk, sizeof(junk), 0) > 0)
+			;
+		close(fd);
+		n++;
+	}
+	fprintf(stderr, "%lu connections in %u ms\n", n, g->run_ms);
+	return n >= (g->run_ms >= 1000 ? 100 : 1) ? 0 : 1;
+}
+
+static void test_sim_reconnect(void)
+{
+	fprintf(stderr, "== sim-reconnect\n");
+	struct dmab_test_server s;
+	int failures_at = failures;
+	if (!start(&s))
+		return;
+	int baseline = fd_baseline(&s);
+	int before = dmab_ts_log_count(&s, "sim: ");
+	uint64_t t0 = dmab_ts_now_ms();
+	struct guest g = { .server = &s, .run_ms = 3000 };
+	pid_t pid = dmab_ts_guest(guest_reconnect, &g);
+	CHECK(dmab_ts_guest_wait(pid, STEP_MS) == 0);
+	uint64_t elapsed = dmab_ts_now_ms() - t0;
+	json_object *st = dmab_ts_ctl(&s, "{\"cmd\":\"status\"}", -1);
+	CHECK(st != NULL);
+	if (st)
+		json_object_put(st);
+	int lines = dmab_ts_log_count(&s, "sim: ") - before;
+	int bound = (int)(SIM_LINES_PER_WINDOW * (elapsed / WINDOW_MS + 2));
+	fprintf(stderr, "%d simulator lines in %" PRIu64 " ms (at most %d)\n", lines, elapsed,
+		bound);
+	CHECK(lines <= bound);
+
+	/* Once the window is over, the next line says how many were held back. */
+	sleep_ms(WINDOW_MS + 200 - (uint32_t)(elapsed < WINDOW_MS ? elapsed : WINDOW_MS));
+	g.run_ms = 1;
+	pid = dmab_ts_guest(guest_reconnect, &g);
+	dmab_ts_guest_wait(pid, STEP_MS);
+	CHECK(dmab_ts_log_count(&s, "lines suppressed)") >= 1);
+	expect_clean(&s, baseline, "sim-reconnect");
+	stop(&s, failures_at);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -448,6 +540,7 @@ static const struct {
 	{ "frontend-gone", test_frontend_gone },
 	{ "teardown", test_teardown },
 	{ "flapping", test_flapping },
+	{ "sim-reconnect", test_sim_reconnect },
 };
 
 int main(int argc, char **argv)
