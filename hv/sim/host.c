@@ -27,6 +27,7 @@
 
 #include "common/array.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "hv/hv-impl.h"
 #include "hv/sim/gnttab.h"
 #include "hv/sim/sim.h"
@@ -1918,6 +1919,12 @@ static int listen_on(const char *path)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/*
+	 * Whoever connects becomes a guest: the socket is ours alone (0600)
+	 * from the moment bind() makes it. A socket file takes its mode from
+	 * the umask (fchmod() does not reach it), and this is single-threaded.
+	 */
+	mode_t umask_was = umask(0177);
 	int ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 	if (ret == -EADDRINUSE) {
 		/* Replace a socket file nobody answers on any more. */
@@ -1931,6 +1938,7 @@ static int listen_on(const char *path)
 			ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 		}
 	}
+	umask(umask_was);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -2046,16 +2054,7 @@ err:
 
 const char *dmab_hv_sim_default_socket(char *buf, size_t len)
 {
-	const char *env = getenv("DMABRIDGE_SIM_SOCKET");
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int n;
-	if (env && env[0])
-		n = snprintf(buf, len, "%s", env);
-	else if (dir && dir[0])
-		n = snprintf(buf, len, "%s/dmabridge-sim.sock", dir);
-	else
-		n = snprintf(buf, len, "/tmp/dmabridge-sim-%u.sock", (unsigned int)getuid());
-	return n >= 0 && (size_t)n < len ? buf : NULL;
+	return dmab_default_socket(buf, len, DMAB_ENV_SIM_SOCKET, "dmabridge-sim.sock");
 }
 
 static const struct dmab_hv_impl host_impl = {

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1728,6 +1729,28 @@ static int test_dead_domain_grants(void)
 	return ret;
 }
 
+/* ---- the socket ---- */
+
+/* Whoever may connect becomes a guest: the socket is 0600 whatever the umask. */
+static int test_socket_mode(void)
+{
+	struct host h;
+	mode_t was = umask(0);
+	int ret = host_start(&h, NULL);
+	mode_t after = umask(was);
+	TRY(ret);
+	struct stat st;
+	if (after != 0)
+		ret = fail_at(__FILE__, __LINE__, "umask %o after, 0 before", (unsigned int)after);
+	else if (lstat(h.sock, &st) < 0)
+		ret = fail_at(__FILE__, __LINE__, "lstat %s: %s", h.sock, strerror(errno));
+	else if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600)
+		ret = fail_at(__FILE__, __LINE__, "%s has mode %o, want a socket of 0600", h.sock,
+			(unsigned int)st.st_mode);
+	host_stop(&h);
+	return ret;
+}
+
 /* ---- main ---- */
 
 struct test {
@@ -1749,6 +1772,7 @@ static const struct test tests[] = {
 	{ "flood-memory", test_flood_memory },
 	{ "accept-at-limit", test_accept_at_limit },
 	{ "dead-domain-grants", test_dead_domain_grants },
+	{ "socket-mode", test_socket_mode },
 };
 
 int main(int argc, char **argv)

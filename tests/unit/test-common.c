@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: MIT
-/* common/: rate limits of log lines. */
+/* common/: rate limits of log lines, the sockets' default directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 
 static void sleep_ms(unsigned int ms)
 {
@@ -96,6 +104,111 @@ static void table_all_keys(void **state)
 	dmab_ratelimit_table_destroy(t);
 }
 
+/* ---- the sockets' directory ---- */
+
+static void make_base(char *base, size_t len)
+{
+	snprintf(base, len, "/tmp/dmab-paths-XXXXXX");
+	assert_non_null(mkdtemp(base));
+}
+
+static void private_dir(void **state)
+{
+	char base[64], dir[96], link[96], file[96];
+	make_base(base, sizeof(base));
+	snprintf(dir, sizeof(dir), "%s/run", base);
+	snprintf(link, sizeof(link), "%s/link", base);
+	snprintf(file, sizeof(file), "%s/file", base);
+
+	/* Made 0700 whatever the umask, then found fine. */
+	mode_t was = umask(0);
+	assert_int_equal(dmab_private_dir(dir, false), -ENOENT);
+	assert_int_equal(dmab_private_dir(dir, true), 0);
+	umask(was);
+	struct stat st;
+	assert_int_equal(lstat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(dmab_private_dir(dir, true), 0);
+	assert_int_equal(dmab_private_dir(dir, false), 0);
+
+	/* Others may write it: refused, and not mended behind the owner's back. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(dmab_private_dir(dir, true), -EACCES);
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(dmab_private_dir(dir, false), -EACCES);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(dmab_private_dir(dir, false), 0);
+
+	/* A symlink to a perfectly good directory is still refused, and so is a file. */
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(dmab_private_dir(link, true), -ENOTDIR);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(dmab_private_dir(file, true), -ENOTDIR);
+
+	/* Another user's, taken first: refused (root can make one to try). */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		assert_int_equal(dmab_private_dir(dir, true), -EPERM);
+	}
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+	rmdir(base);
+}
+
+static void runtime_dir(void **state)
+{
+	char base[64], buf[128], sock[128];
+	make_base(base, sizeof(base));
+	char *saved = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+	unsetenv(DMAB_ENV_SOCKET);
+	unsetenv(DMAB_ENV_SIM_SOCKET);
+
+	setenv("XDG_RUNTIME_DIR", base, 1);
+	assert_string_equal(dmab_runtime_dir_path(buf, sizeof(buf)), base);
+	assert_int_equal(chmod(base, 0700), 0);
+	assert_non_null(dmab_default_control_socket(sock, sizeof(sock)));
+	snprintf(buf, sizeof(buf), "%s/dmabridge.sock", base);
+	assert_string_equal(sock, buf);
+	assert_non_null(dmab_default_socket(sock, sizeof(sock), DMAB_ENV_SIM_SOCKET,
+		"dmabridge-sim.sock"));
+	snprintf(buf, sizeof(buf), "%s/dmabridge-sim.sock", base);
+	assert_string_equal(sock, buf);
+	/* A runtime directory others may write gives no default at all. */
+	assert_int_equal(chmod(base, 0777), 0);
+	assert_null(dmab_default_control_socket(sock, sizeof(sock)));
+	/* The variables name a socket outright, wherever. */
+	setenv(DMAB_ENV_SOCKET, "/somewhere/ctl.sock", 1);
+	assert_string_equal(dmab_default_control_socket(sock, sizeof(sock)), "/somewhere/ctl.sock");
+	unsetenv(DMAB_ENV_SOCKET);
+	assert_null(dmab_default_control_socket(sock, 8));
+
+	/* Without XDG_RUNTIME_DIR: root's, and everyone else's own. */
+	unsetenv("XDG_RUNTIME_DIR");
+	if (geteuid() == 0) {
+		assert_string_equal(dmab_runtime_dir_path(buf, sizeof(buf)), "/run/dmabridge");
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (setuid(65534) < 0 || !dmab_runtime_dir_path(buf, sizeof(buf)))
+				_exit(2);
+			_exit(strcmp(buf, "/tmp/dmabridge-65534") ? 1 : 0);
+		}
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	} else {
+		snprintf(sock, sizeof(sock), "/tmp/dmabridge-%u", (unsigned int)geteuid());
+		assert_string_equal(dmab_runtime_dir_path(buf, sizeof(buf)), sock);
+	}
+	if (saved)
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+	free(saved);
+	rmdir(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +216,8 @@ int main(void)
 		cmocka_unit_test(ratelimit_parent),
 		cmocka_unit_test(table_keys),
 		cmocka_unit_test(table_all_keys),
+		cmocka_unit_test(private_dir),
+		cmocka_unit_test(runtime_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
