@@ -75,6 +75,18 @@ static bool default_socket(const char *configured, const char *env)
 
 int main(int argc, char *argv[])
 {
+	/*
+	 * Before anything else: stop and reload requests wait, blocked, until
+	 * the event loop takes them (wl_event_loop_add_signal() reads them from
+	 * a signalfd), instead of killing us while we start.
+	 */
+	sigset_t handled;
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGHUP);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigprocmask(SIG_BLOCK, &handled, NULL);
+
 	enum { OPT_HV = 256, OPT_SIM_SOCKET, OPT_CONTROL_SOCKET, OPT_SCREEN };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },

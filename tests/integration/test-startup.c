@@ -6,7 +6,10 @@
  *   to the simulator's socket becomes a guest); dmabridgectl and the
  *   client library find them there without being told;
  * - a runtime directory others may write, a symlink, or another user's
- *   is refused, and dmabridged does not start.
+ *   is refused, and dmabridged does not start;
+ * - SIGHUP, SIGTERM and SIGINT in its first moments (while it reads its
+ *   configuration, and while it sets up) wait for the event loop instead
+ *   of killing it: SIGHUP reloads, the others stop it in order.
  *
  *   test-startup [NAME]...   (no argument runs them all)
  */
@@ -26,6 +29,7 @@
 #include "tests/integration/harness.h"
 
 #define START_MS 10000
+#define STARTS 50
 
 static int failures;
 
@@ -310,12 +314,123 @@ static void test_refused(void)
 		refused("another user's", someone_elses);
 }
 
+/* ---- signals before the loop runs ---- */
+
+static const char config[] = "[screen.main]\nwidth = 320\nheight = 240\n";
+
+/*
+ * Catch dmabridged in the middle of reading its configuration: the file is
+ * a FIFO, so it waits there until we write it. The signal comes then; the
+ * FIFO is replaced by a plain file with the same text before it is
+ * written, so a reload reads that.
+ */
+static void early_signal(int sig)
+{
+	fprintf(stderr, "== %s while reading the configuration\n", strsignal(sig));
+	int failures_at = failures;
+	struct daemon d;
+	if (scratch(&d)) {
+		failures++;
+		return;
+	}
+	char cfg[96], plain[96], sim[96], control[96];
+	snprintf(cfg, sizeof(cfg), "%s/dmabridged.ini", d.dir);
+	snprintf(plain, sizeof(plain), "%s/plain.ini", d.dir);
+	snprintf(sim, sizeof(sim), "%s/sim.sock", d.dir);
+	snprintf(control, sizeof(control), "%s/control.sock", d.dir);
+	FILE *f = fopen(plain, "w");
+	CHECK(f && fputs(config, f) >= 0 && fclose(f) == 0);
+	CHECK(mkfifo(cfg, 0600) == 0);
+	const char *const args[] = { "-c", cfg, "--sim-socket", sim, "--control-socket", control,
+		NULL };
+	CHECK(launch(&d, NULL, 077, args) == 0);
+
+	/* Blocks until dmabridged opens it: then it is running its main(). */
+	int fifo = open(cfg, O_WRONLY | O_CLOEXEC);
+	CHECK(fifo >= 0);
+	CHECK(kill(d.pid, sig) == 0);
+	CHECK(rename(plain, cfg) == 0);
+	if (fifo >= 0) {
+		CHECK(write(fifo, config, strlen(config)) == (ssize_t)strlen(config));
+		close(fifo);
+	}
+
+	if (sig == SIGHUP) {
+		/* It comes up, then reloads once the loop takes the signal. */
+		CHECK(wait_up(&d, control));
+		uint64_t deadline = dmab_ts_now_ms() + START_MS;
+		while (count_lines(d.log, "reloaded") < 1 && dmab_ts_now_ms() < deadline &&
+				!ended(&d))
+			sleep_ms(5);
+		CHECK(count_lines(d.log, "reloaded") == 1);
+		CHECK(stop(&d));
+	} else {
+		/* It stops, in order, as soon as it can. */
+		CHECK(wait_ended(&d, START_MS));
+		if (!d.reaped)
+			stop(&d);
+		if (WIFSIGNALED(d.status))
+			fprintf(stderr, "dmabridged died of %s\n", strsignal(WTERMSIG(d.status)));
+		CHECK(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+		CHECK(count_lines(d.log, "stopping") == 1);
+	}
+	cleanup(&d, failures != failures_at);
+}
+
+/* SIGHUP while it sets up (its first line is out), start after start. */
+static void test_hup_at_start(void)
+{
+	fprintf(stderr, "== SIGHUP while setting up, %d starts\n", STARTS);
+	int failures_at = failures;
+	struct daemon d;
+	if (scratch(&d)) {
+		failures++;
+		return;
+	}
+	char sim[96], control[96];
+	snprintf(sim, sizeof(sim), "%s/sim.sock", d.dir);
+	snprintf(control, sizeof(control), "%s/control.sock", d.dir);
+	const char *const args[] = { "--sim-socket", sim, "--control-socket", control,
+		"--log-level", "debug", NULL };
+	int died = 0;
+	for (int i = 0; i < STARTS && failures == failures_at; i++) {
+		unlink(d.log);
+		CHECK(launch(&d, NULL, 077, args) == 0);
+		uint64_t deadline = dmab_ts_now_ms() + START_MS;
+		struct stat st;
+		while ((stat(d.log, &st) < 0 || st.st_size == 0) && !ended(&d) &&
+				dmab_ts_now_ms() < deadline)
+			;
+		kill(d.pid, SIGHUP);
+		if (!wait_up(&d, control)) {
+			died++;
+			if (d.reaped && WIFSIGNALED(d.status))
+				fprintf(stderr, "start %d: dmabridged died of %s\n", i,
+					strsignal(WTERMSIG(d.status)));
+			failures++;
+		}
+		CHECK(stop(&d));
+		d.reaped = false;
+	}
+	CHECK(died == 0);
+	cleanup(&d, failures != failures_at);
+}
+
+static void test_early_signals(void)
+{
+	early_signal(SIGHUP);
+	early_signal(SIGTERM);
+	early_signal(SIGINT);
+	test_hup_at_start();
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
 	{ "sockets", test_sockets },
 	{ "refused", test_refused },
+	{ "early-signals", test_early_signals },
 };
 
 int main(int argc, char **argv)
