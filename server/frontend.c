@@ -59,8 +59,7 @@ static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
  * node, and through our own watch on the backend root, the device.
  * -ENOENT when the directory is gone.
  */
-static int write_be_nodes(struct dmab_server *server, const char *be_path,
-		enum xenbus_state state, bool versions)
+static int write_state(struct dmab_frontend *fe, enum xenbus_state state, bool versions)
 {
 	char value[16];
 	snprintf(value, sizeof(value), "%d", state);
@@ -68,12 +67,7 @@ static int write_be_nodes(struct dmab_server *server, const char *be_path,
 		{ "state", value },
 		{ XENDISPL_FIELD_BE_VERSIONS, DMAB_XS_BACKEND_VERSIONS },
 	};
-	return dmab_hv_store_write_in(server->hv, be_path, nodes, versions ? 2 : 1);
-}
-
-static int write_state(struct dmab_frontend *fe, enum xenbus_state state, bool versions)
-{
-	int ret = write_be_nodes(fe->server, fe->be_path, state, versions);
+	int ret = dmab_hv_store_write_in(fe->server->hv, fe->be_path, nodes, versions ? 2 : 1);
 	if (ret == -ENOENT)
 		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG,
 			"backend directory gone: no state %s", dmab_xenbus_state_name(state));
