@@ -474,7 +474,7 @@ static int guest_reconnect(void *data)
 	struct guest *g = data;
 	uint64_t end = dmab_ts_now_ms() + g->run_ms;
 	unsigned long n = 0;
-	while (dmab_ts_now_ms() < end) {
+	do {
 		int fd = raw_connect(g->server->sim_socket);
 		GUEST_CHECK(fd >= 0);
 		if (n % 2) {
@@ -494,7 +494,7 @@ static int guest_reconnect(void *data)
 			;
 		close(fd);
 		n++;
-	}
+	} while (dmab_ts_now_ms() < end);
 	fprintf(stderr, "%lu connections in %u ms\n", n, g->run_ms);
 	return n >= (g->run_ms >= 1000 ? 100 : 1) ? 0 : 1;
 }
@@ -527,7 +527,7 @@ static void test_sim_reconnect(void)
 	sleep_ms(WINDOW_MS + 200 - (uint32_t)(elapsed < WINDOW_MS ? elapsed : WINDOW_MS));
 	g.run_ms = 1;
 	pid = dmab_ts_guest(guest_reconnect, &g);
-	dmab_ts_guest_wait(pid, STEP_MS);
+	CHECK(dmab_ts_guest_wait(pid, STEP_MS) == 0);
 	CHECK(dmab_ts_log_count(&s, "lines suppressed)") >= 1);
 	expect_clean(&s, baseline, "sim-reconnect");
 	stop(&s, failures_at);
