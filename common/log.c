@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -97,10 +98,91 @@ bool dmab_ratelimit_allow(struct dmab_ratelimit *rl, uint32_t *suppressed)
 		rl->printed = 0;
 		rl->suppressed = 0;
 	}
-	if (rl->printed < rl->burst) {
+	/* Held back by the parent counts here, where the next line says so. */
+	if (rl->printed < rl->burst && (!rl->parent || dmab_ratelimit_allow(rl->parent, NULL))) {
 		rl->printed++;
 		return true;
 	}
 	rl->suppressed++;
 	return false;
+}
+
+struct table_entry {
+	uint64_t key;
+	uint64_t used;                  /* the table's clock when last asked for */
+	bool set;
+};
+
+struct dmab_ratelimit_table {
+	unsigned int size, nclasses;
+	uint64_t clock;
+	struct dmab_ratelimit *templates;       /* [nclasses] */
+	struct dmab_ratelimit *all;             /* [nclasses] */
+	struct table_entry *entries;            /* [size] */
+	struct dmab_ratelimit *limits;          /* [size * nclasses] */
+};
+
+struct dmab_ratelimit_table *dmab_ratelimit_table_create(unsigned int size,
+		unsigned int nclasses, const struct dmab_ratelimit *templates,
+		const struct dmab_ratelimit *all)
+{
+	struct dmab_ratelimit_table *t = calloc(1, sizeof(*t));
+	if (!t || size == 0 || nclasses == 0)
+		goto err;
+	t->size = size;
+	t->nclasses = nclasses;
+	t->templates = calloc(nclasses, sizeof(*t->templates));
+	t->all = calloc(nclasses, sizeof(*t->all));
+	t->entries = calloc(size, sizeof(*t->entries));
+	t->limits = calloc((size_t)size * nclasses, sizeof(*t->limits));
+	if (!t->templates || !t->all || !t->entries || !t->limits)
+		goto err;
+	for (unsigned int c = 0; c < nclasses; c++) {
+		t->all[c] = (struct dmab_ratelimit){
+			.interval_ms = all[c].interval_ms, .burst = all[c].burst,
+		};
+		t->templates[c] = (struct dmab_ratelimit){
+			.interval_ms = templates[c].interval_ms, .burst = templates[c].burst,
+			.parent = &t->all[c],
+		};
+	}
+	return t;
+err:
+	dmab_ratelimit_table_destroy(t);
+	return NULL;
+}
+
+void dmab_ratelimit_table_destroy(struct dmab_ratelimit_table *t)
+{
+	if (!t)
+		return;
+	free(t->templates);
+	free(t->all);
+	free(t->entries);
+	free(t->limits);
+	free(t);
+}
+
+struct dmab_ratelimit *dmab_ratelimit_table_get(struct dmab_ratelimit_table *t,
+		uint64_t key, unsigned int class)
+{
+	unsigned int found = 0;
+	bool hit = false;
+	for (unsigned int i = 0; i < t->size && !hit; i++) {
+		const struct table_entry *e = &t->entries[i];
+		if (e->set && e->key == key) {
+			found = i;
+			hit = true;
+		} else if (!e->set || (t->entries[found].set && e->used < t->entries[found].used)) {
+			found = i;
+		}
+	}
+	struct table_entry *e = &t->entries[found];
+	struct dmab_ratelimit *limits = &t->limits[(size_t)found * t->nclasses];
+	if (!hit) {
+		*e = (struct table_entry){ .key = key, .set = true };
+		memcpy(limits, t->templates, t->nclasses * sizeof(*limits));
+	}
+	e->used = ++t->clock;
+	return &limits[class < t->nclasses ? class : 0];
 }

@@ -44,7 +44,8 @@ const char *dmab_strerror(int err);
 
 /**
  * Token bucket for log lines a guest can cause: at most burst lines, then one
- * per interval_ms. Zero-initialise, then set interval_ms and burst.
+ * per interval_ms. Zero-initialise, then set interval_ms and burst, and
+ * parent when a line also needs room in a limit over many (all guests).
  */
 struct dmab_ratelimit {
 	uint32_t interval_ms;
@@ -52,6 +53,7 @@ struct dmab_ratelimit {
 	uint32_t printed;
 	uint32_t suppressed;
 	uint64_t window_start_ms;
+	struct dmab_ratelimit *parent;  /* may be NULL */
 };
 
 /**
@@ -60,6 +62,31 @@ struct dmab_ratelimit {
  * say so once.
  */
 bool dmab_ratelimit_allow(struct dmab_ratelimit *rl, uint32_t *suppressed);
+
+/**
+ * Rate limits that outlive what they limit, keyed by what an attacker
+ * cannot renew cheaply (a guest's domid, a peer's uid): nclasses limits
+ * per key, made from templates[class], for at most size keys. A new key
+ * beyond that takes the place of the one used longest ago. Each class also
+ * has one limit over all keys, made from all[class], the parent of the
+ * per-key ones, so that many keys at once cannot flood either.
+ */
+struct dmab_ratelimit_table;
+
+/** NULL when out of memory. templates and all are copied. */
+struct dmab_ratelimit_table *dmab_ratelimit_table_create(unsigned int size,
+		unsigned int nclasses, const struct dmab_ratelimit *templates,
+		const struct dmab_ratelimit *all);
+
+/** NULL is a no-op. Limits it handed out are gone with it. */
+void dmab_ratelimit_table_destroy(struct dmab_ratelimit_table *table);
+
+/**
+ * The limit of class (below nclasses) for key, made when the key is new.
+ * Owned by the table, valid until the next call.
+ */
+struct dmab_ratelimit *dmab_ratelimit_table_get(struct dmab_ratelimit_table *table,
+		uint64_t key, unsigned int class);
 
 /* The first line after a quiet spell says how many were held back before it. */
 #define dmab_log_ratelimited(rl, level, fmt, ...) do { \

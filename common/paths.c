@@ -1,22 +1,80 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/paths.h"
+
+const char *dmab_runtime_dir_path(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (xdg && xdg[0])
+		n = snprintf(buf, len, "%s", xdg);
+	else if (geteuid() == 0)
+		n = snprintf(buf, len, "/run/dmabridge");
+	else
+		n = snprintf(buf, len, "/tmp/dmabridge-%u", (unsigned int)geteuid());
+	return n >= 0 && (size_t)n < len ? buf : NULL;
+}
+
+int dmab_private_dir(const char *dir, bool create)
+{
+	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* lstat: a symlink is refused, whoever made it and wherever it leads. */
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return -EACCES;
+	return 0;
+}
+
+const char *dmab_runtime_dir(char *buf, size_t len, bool create)
+{
+	if (!dmab_runtime_dir_path(buf, len)) {
+		dmab_log(DMAB_LOG_ERROR, "the runtime directory's path is too long");
+		return NULL;
+	}
+	int ret = dmab_private_dir(buf, create);
+	if (ret == -EPERM || ret == -EACCES || ret == -ENOTDIR)
+		dmab_log(DMAB_LOG_ERROR, "%s is not a directory of this user's alone (%s): not "
+			"using it for sockets; name them outright instead", buf,
+			ret == -EPERM ? "another user's" : ret == -EACCES ? "others may write it" :
+			"not a directory");
+	else if (ret)
+		dmab_log_errno(DMAB_LOG_ERROR, ret, "the runtime directory %s", buf);
+	return ret ? NULL : buf;
+}
+
+const char *dmab_default_socket(char *buf, size_t len, const char *env, const char *name)
+{
+	const char *path = getenv(env);
+	if (path && path[0]) {
+		int n = snprintf(buf, len, "%s", path);
+		return n >= 0 && (size_t)n < len ? buf : NULL;
+	}
+	if (!dmab_runtime_dir(buf, len, false))
+		return NULL;
+	size_t used = strlen(buf);
+	int n = snprintf(buf + used, len - used, "/%s", name);
+	if (n < 0 || (size_t)n >= len - used) {
+		dmab_log(DMAB_LOG_ERROR, "the path of %s in %.*s is too long", name, (int)used, buf);
+		return NULL;
+	}
+	return buf;
+}
 
 const char *dmab_default_control_socket(char *buf, size_t len)
 {
-	const char *env = getenv("DMABRIDGE_SOCKET");
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int n;
-	if (env && env[0])
-		n = snprintf(buf, len, "%s", env);
-	else if (dir && dir[0])
-		n = snprintf(buf, len, "%s/dmabridge.sock", dir);
-	else if (getuid() == 0)
-		n = snprintf(buf, len, "/run/dmabridge.sock");
-	else
-		n = snprintf(buf, len, "/tmp/dmabridge-%u.sock", (unsigned int)getuid());
-	return n >= 0 && (size_t)n < len ? buf : NULL;
+	return dmab_default_socket(buf, len, DMAB_ENV_SOCKET, "dmabridge.sock");
 }

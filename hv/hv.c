@@ -209,6 +209,47 @@ int dmab_hv_store_tx_end(struct dmab_hv *hv, dmab_hv_tx_t tx, bool abort)
 	return hv->impl->store_tx_end(hv, tx, abort);
 }
 
+/* Conflicts come from other writers at the same moment: a few retries do. */
+#define WRITE_IN_ATTEMPTS 8
+
+static int write_in_tx(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *dir,
+		const struct dmab_hv_store_node *nodes, unsigned int count)
+{
+	/* Reading dir makes its removal meanwhile a conflict at commit. */
+	char *value;
+	int ret = dmab_hv_store_read(hv, tx, dir, &value);
+	if (ret)
+		return ret;
+	free(value);
+	for (unsigned int i = 0; i < count && !ret; i++) {
+		char path[512];
+		int n = snprintf(path, sizeof(path), "%s/%s", dir, nodes[i].name);
+		ret = n < 0 || (size_t)n >= sizeof(path) ? -ENAMETOOLONG :
+			dmab_hv_store_write(hv, tx, path, nodes[i].value);
+	}
+	return ret;
+}
+
+int dmab_hv_store_write_in(struct dmab_hv *hv, const char *dir,
+		const struct dmab_hv_store_node *nodes, unsigned int count)
+{
+	for (int attempt = 0; attempt < WRITE_IN_ATTEMPTS; attempt++) {
+		dmab_hv_tx_t tx;
+		int ret = dmab_hv_store_tx_start(hv, &tx);
+		if (ret)
+			return ret;
+		ret = write_in_tx(hv, tx, dir, nodes, count);
+		if (ret) {
+			dmab_hv_store_tx_end(hv, tx, true);
+			return ret;
+		}
+		ret = dmab_hv_store_tx_end(hv, tx, false);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
 int dmab_hv_watch_add(struct dmab_hv *hv, const char *path,
 		dmab_hv_watch_fn fn, void *data, struct dmab_hv_watch **out)
 {

@@ -99,6 +99,23 @@ int dmab_hv_store_tx_start(struct dmab_hv *hv, dmab_hv_tx_t *tx);
  */
 int dmab_hv_store_tx_end(struct dmab_hv *hv, dmab_hv_tx_t tx, bool abort);
 
+/** One node of dmab_hv_store_write_in(): a name under the directory, and its value. */
+struct dmab_hv_store_node {
+	const char *name;
+	const char *value;
+};
+
+/**
+ * Write count nodes under dir in one transaction, only while dir exists:
+ * a plain write creates missing parents, so a backend writing its state
+ * into a directory the toolstack has just removed would bring back a
+ * stale node. -ENOENT when dir is gone (nothing is written). A commit
+ * that conflicts with another change is started over a few times, then
+ * -EAGAIN.
+ */
+int dmab_hv_store_write_in(struct dmab_hv *hv, const char *dir,
+		const struct dmab_hv_store_node *nodes, unsigned int count);
+
 struct dmab_hv_watch;
 
 /**

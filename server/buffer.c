@@ -344,7 +344,7 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 		}
 		if (ret == -EOPNOTSUPP) {
 			if (!fe->told_copy) {
-				fe_log(fe, DMAB_LOG_INFO, "the hypervisor cannot export this guest's "
+				fe_log_rl(fe, DMAB_LOG_INFO, "the hypervisor cannot export this guest's "
 					"grants as dma-bufs here: mapping them and copying once per frame");
 				fe->told_copy = true;
 			}

@@ -349,13 +349,16 @@ int dmab_config_load(struct dmab_config *config, const char *path, char *err, si
 		snprintf(err, len, "%s: %s", path, dmab_strerror(ret));
 		return ret;
 	}
-	/* fopen() takes a directory, and reading it is an error inih does not report. */
+	/*
+	 * fopen() takes a directory, and reading it is an error inih does not
+	 * report. A pipe is fine (dmabridged -c <(make-config)).
+	 */
 	struct stat st;
 	int ret = fstat(fileno(f), &st) < 0 ? -errno : 0;
-	if (ret == 0 && !S_ISREG(st.st_mode))
+	if (ret == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
 		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	if (ret) {
-		snprintf(err, len, "%s: %s", path, ret == -EINVAL ? "not a regular file" :
+		snprintf(err, len, "%s: %s", path, ret == -EINVAL ? "not a file" :
 			dmab_strerror(ret));
 		fclose(f);
 		return ret;

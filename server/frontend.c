@@ -14,6 +14,36 @@
 #include "server/frontend.h"
 #include "server/server.h"
 
+/*
+ * Per guest and 5 s: 20 lines of each class but debug, 100 of those; over
+ * all guests together ten times that. 256 guests are remembered (a domid
+ * that has not logged for the longest makes room), more than the
+ * simulator has and more than a host runs at once.
+ */
+#define GUEST_LOG_INTERVAL_MS 5000
+#define GUEST_LOG_GUESTS 256
+
+struct dmab_ratelimit_table *dmab_guest_logs_create(void)
+{
+	static const struct dmab_ratelimit guest[DMAB_GUEST_LOG_CLASSES] = {
+		[DMAB_GUEST_LOG_WARN] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 20 },
+		[DMAB_GUEST_LOG_LIFE] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 20 },
+		[DMAB_GUEST_LOG_DEBUG] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 100 },
+	};
+	static const struct dmab_ratelimit all[DMAB_GUEST_LOG_CLASSES] = {
+		[DMAB_GUEST_LOG_WARN] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 200 },
+		[DMAB_GUEST_LOG_LIFE] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 200 },
+		[DMAB_GUEST_LOG_DEBUG] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 1000 },
+	};
+	return dmab_ratelimit_table_create(GUEST_LOG_GUESTS, DMAB_GUEST_LOG_CLASSES, guest, all);
+}
+
+struct dmab_ratelimit *dmab_guest_log_limit(struct dmab_server *server, domid_t domid,
+		enum dmab_guest_log class)
+{
+	return dmab_ratelimit_table_get(server->guest_logs, domid, class);
+}
+
 static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
 		char *value, size_t len)
 {
@@ -22,17 +52,31 @@ static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
 	return ret ? ret : dmab_hv_store_read_to(fe->server->hv, path, value, len);
 }
 
-static int write_state(struct dmab_frontend *fe, enum xenbus_state state)
+/*
+ * Our state (with the versions we speak, when versions is true) goes into
+ * our backend directory only while that exists: the toolstack removes it
+ * once we said Closed, and a plain write then would bring back a stale
+ * node, and through our own watch on the backend root, the device.
+ * -ENOENT when the directory is gone.
+ */
+static int write_state(struct dmab_frontend *fe, enum xenbus_state state, bool versions)
 {
-	char path[DMAB_XS_PATH_MAX];
-	int ret = dmab_xs_join(path, sizeof(path), fe->be_path, "state");
-	if (!ret)
-		ret = dmab_hv_store_printf(fe->server->hv, DMAB_HV_NO_TX, path, "%d", state);
-	if (ret)
-		fe_log(fe, DMAB_LOG_ERROR, "cannot write state %s: %s",
+	char value[16];
+	snprintf(value, sizeof(value), "%d", state);
+	const struct dmab_hv_store_node nodes[] = {
+		{ "state", value },
+		{ XENDISPL_FIELD_BE_VERSIONS, DMAB_XS_BACKEND_VERSIONS },
+	};
+	int ret = dmab_hv_store_write_in(fe->server->hv, fe->be_path, nodes, versions ? 2 : 1);
+	if (ret == -ENOENT)
+		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG,
+			"backend directory gone: no state %s", dmab_xenbus_state_name(state));
+	else if (ret)
+		fe_log_rl(fe, DMAB_LOG_ERROR, "cannot write state %s: %s",
 			dmab_xenbus_state_name(state), dmab_strerror(ret));
 	else
-		fe_log(fe, DMAB_LOG_DEBUG, "backend state %s", dmab_xenbus_state_name(state));
+		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG, "backend state %s",
+			dmab_xenbus_state_name(state));
 	fe->be_state = state;
 	return ret;
 }
@@ -62,7 +106,7 @@ static void disconnect(struct dmab_frontend *fe)
 	fe->nconns = 0;
 	dmab_buffers_release_all(fe);
 	if (fe->connected)
-		fe_log(fe, DMAB_LOG_INFO, "disconnected");
+		fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "disconnected");
 	fe->connected = false;
 }
 
@@ -80,14 +124,14 @@ static int do_connect(struct dmab_frontend *fe)
 	int ret = dmab_xs_read_config(dmab_hv_store_read_to, server->hv, fe->fe_path, &limits, &fe->config,
 		err, sizeof(err));
 	if (ret) {
-		fe_log(fe, DMAB_LOG_WARN, "configuration refused: %s", err);
+		fe_log_rl(fe, DMAB_LOG_WARN, "configuration refused: %s", err);
 		return ret;
 	}
 	struct dmab_xs_transport transport;
 	ret = dmab_xs_read_transport(dmab_hv_store_read_to, server->hv, fe->fe_path, fe->config.connector_count,
 		&transport, err, sizeof(err));
 	if (ret) {
-		fe_log(fe, DMAB_LOG_WARN, "transport refused: %s", err);
+		fe_log_rl(fe, DMAB_LOG_WARN, "transport refused: %s", err);
 		return ret;
 	}
 	fe->version = transport.version;
@@ -96,7 +140,7 @@ static int do_connect(struct dmab_frontend *fe)
 	for (unsigned int i = 0; i < fe->config.connector_count; i++) {
 		ret = dmab_connector_create(fe, i, &transport.connectors[i], &fe->conns[i]);
 		if (ret) {
-			fe_log(fe, DMAB_LOG_WARN, "connector %u: %s", i, dmab_strerror(ret));
+			fe_log_rl(fe, DMAB_LOG_WARN, "connector %u: %s", i, dmab_strerror(ret));
 			disconnect(fe);
 			return ret;
 		}
@@ -111,7 +155,8 @@ static int do_connect(struct dmab_frontend *fe)
 	for (unsigned int i = 0; i < fe->nconns && pos < sizeof(res); i++)
 		pos += (size_t)snprintf(res + pos, sizeof(res) - pos, "%s%ux%u", i ? ", " : "",
 			fe->conns[i]->width, fe->conns[i]->height);
-	fe_log(fe, DMAB_LOG_INFO, "connected: protocol %u%s, %u connector%s (%s)%s",
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO,
+		"connected: protocol %u%s, %u connector%s (%s)%s",
 		fe->version, transport.version_missing ? " (assumed)" : "", fe->nconns,
 		fe->nconns == 1 ? "" : "s", res, fe->config.be_alloc ? ", be-alloc" : "");
 	return 0;
@@ -129,57 +174,70 @@ static void frontend_free(struct dmab_frontend *fe)
 	free(fe);
 }
 
+/* What the states of the device at be_path and fe_path call for. */
+static enum dmab_xenbus_be_action next_action(struct dmab_frontend *fe, enum xenbus_state *be)
+{
+	char online[8] = "";
+	bool is_online = read_key(fe, fe->be_path, "online", online, sizeof(online)) == 0 &&
+		dmab_xs_parse_bool(online);
+	*be = read_state(fe, fe->be_path);
+	enum xenbus_state fstate = read_state(fe, fe->fe_path);
+	return dmab_xenbus_backend_step(*be, fstate, is_online);
+}
+
+/*
+ * A device going away: say Closed, the toolstack waits for it, unless we
+ * said so already or the directory is gone. Writing the same state again
+ * would only fire our own watches.
+ */
+static void say_closed(struct dmab_frontend *fe, enum xenbus_state be)
+{
+	if (be != XenbusStateUnknown && be != XenbusStateClosed)
+		write_state(fe, XenbusStateClosed, false);
+}
+
 /* Take the steps the states call for, until there is nothing to do. */
 static void step(struct dmab_frontend *fe)
 {
 	for (int i = 0; i < 8; i++) {
-		char online[8] = "";
-		bool is_online = read_key(fe, fe->be_path, "online", online, sizeof(online)) == 0 &&
-			dmab_xs_parse_bool(online);
-		enum xenbus_state be = read_state(fe, fe->be_path);
-		enum xenbus_state fstate = read_state(fe, fe->fe_path);
-		enum dmab_xenbus_be_action action = dmab_xenbus_backend_step(be, fstate, is_online);
+		enum xenbus_state be;
+		enum dmab_xenbus_be_action action = next_action(fe, &be);
 
 		switch (action) {
 		case DMAB_XENBUS_BE_NONE:
 			return;
 		case DMAB_XENBUS_BE_INIT_WAIT:
-		case DMAB_XENBUS_BE_RECONNECT: {
+		case DMAB_XENBUS_BE_RECONNECT:
 			disconnect(fe);
-			char path[DMAB_XS_PATH_MAX];
-			dmab_xs_join(path, sizeof(path), fe->be_path, XENDISPL_FIELD_BE_VERSIONS);
-			dmab_hv_store_write(fe->server->hv, DMAB_HV_NO_TX, path, DMAB_XS_BACKEND_VERSIONS);
-			if (write_state(fe, XenbusStateInitWait))
+			if (write_state(fe, XenbusStateInitWait, true))
 				return;
 			break;
-		}
 		case DMAB_XENBUS_BE_CONNECT:
 			if (do_connect(fe) == 0) {
-				if (write_state(fe, XenbusStateConnected))
+				if (write_state(fe, XenbusStateConnected, false))
 					return;
-			} else if (write_state(fe, XenbusStateClosing)) {
+			} else if (write_state(fe, XenbusStateClosing, false)) {
 				return;
 			}
 			break;
 		case DMAB_XENBUS_BE_DISCONNECT:
 			disconnect(fe);
-			if (write_state(fe, XenbusStateClosing))
+			if (write_state(fe, XenbusStateClosing, false))
 				return;
 			break;
 		case DMAB_XENBUS_BE_CLOSED:
 			disconnect(fe);
-			if (write_state(fe, XenbusStateClosed))
+			if (write_state(fe, XenbusStateClosed, false))
 				return;
 			break;
 		case DMAB_XENBUS_BE_REMOVE:
-			fe_log(fe, DMAB_LOG_INFO, "device removed");
-			if (be != XenbusStateUnknown)
-				write_state(fe, XenbusStateClosed);
+			fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "device removed");
+			say_closed(fe, be);
 			frontend_free(fe);
 			return;
 		}
 	}
-	fe_log(fe, DMAB_LOG_WARN, "state machine did not settle");
+	fe_log_rl(fe, DMAB_LOG_WARN, "state machine did not settle");
 }
 
 static void handle_step_idle(void *data)
@@ -206,8 +264,9 @@ void dmab_frontend_fail(struct dmab_frontend *fe, const char *why)
 	if (fe->failed)
 		return;
 	fe->failed = true;
-	fe_log(fe, DMAB_LOG_WARN, "dropping the connection: %s", why);
-	write_state(fe, XenbusStateClosing);
+	/* Its mistakes so far may have used up the warnings: this one is its going. */
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_WARN, "dropping the connection: %s", why);
+	write_state(fe, XenbusStateClosing, false);
 	schedule_step(fe);
 }
 
@@ -229,7 +288,6 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	fe->server = server;
 	fe->domid = domid;
 	fe->devid = devid;
-	fe->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
 	wl_list_init(&fe->dbufs);
 	wl_list_init(&fe->releasing);
 	wl_list_init(&fe->fbs);
@@ -251,8 +309,25 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	dmab_xs_frontend_dir(expect, sizeof(expect), domid, devid);
 	if (dmab_xs_parse_domid("frontend-id", value, &owner, err, sizeof(err)) ||
 			owner != domid || strcmp(fe->fe_path, expect)) {
-		dmab_log(DMAB_LOG_WARN, "backend/vdispl/%u/%u: frontend-id %s, frontend %s do not "
+		dmab_log_ratelimited(dmab_guest_log_limit(server, domid, DMAB_GUEST_LOG_WARN),
+			DMAB_LOG_WARN, "backend/vdispl/%u/%u: frontend-id %s, frontend %s do not "
 			"name this device; ignored", domid, devid, value, fe->fe_path);
+		free(fe);
+		return;
+	}
+
+	/*
+	 * A device on its way out is not taken: its frontend is gone (or
+	 * Closed and offline). This is also what our own last write of Closed
+	 * to a device we just removed looks like: it must not bring the
+	 * device back, nor say Closed again (that would fire our watch once
+	 * more).
+	 */
+	enum xenbus_state be;
+	if (next_action(fe, &be) == DMAB_XENBUS_BE_REMOVE) {
+		fe_log_class(fe, DMAB_GUEST_LOG_DEBUG, DMAB_LOG_DEBUG,
+			"a device on its way out: not taken");
+		say_closed(fe, be);
 		free(fe);
 		return;
 	}
@@ -282,10 +357,9 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	wl_list_insert(server->frontends.prev, &fe->link);
 
 	/* A device past Initialising holds nothing of ours: we restarted. */
-	enum xenbus_state be = read_state(fe, fe->be_path);
-	if (be > XenbusStateInitialising && be != XenbusStateClosed)
-		write_state(fe, XenbusStateClosing);
-	fe_log(fe, DMAB_LOG_INFO, "new device");
+	if (be > XenbusStateInitialising && be != XenbusStateClosing && be != XenbusStateClosed)
+		write_state(fe, XenbusStateClosing, false);
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "new device");
 	schedule_step(fe);
 }
 
@@ -359,7 +433,7 @@ void dmab_frontend_destroy(struct dmab_frontend *fe)
 {
 	disconnect(fe);
 	if (fe->be_state != XenbusStateClosed && fe->be_state != XenbusStateUnknown)
-		write_state(fe, XenbusStateClosing);
+		write_state(fe, XenbusStateClosing, false);
 	frontend_free(fe);
 }
 

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <wayland-server-core.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -64,8 +66,27 @@ static bool parse_screen(const char *arg, struct dmab_headless_screen_config *sc
 	return true;
 }
 
+/* The socket is at its default path, in the runtime directory. */
+static bool default_socket(const char *configured, const char *env)
+{
+	const char *named = getenv(env);
+	return !configured[0] && !(named && named[0]);
+}
+
 int main(int argc, char *argv[])
 {
+	/*
+	 * Before anything else: stop and reload requests wait, blocked, until
+	 * the event loop takes them (wl_event_loop_add_signal() reads them from
+	 * a signalfd), instead of killing us while we start.
+	 */
+	sigset_t handled;
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGHUP);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigprocmask(SIG_BLOCK, &handled, NULL);
+
 	enum { OPT_HV = 256, OPT_SIM_SOCKET, OPT_CONTROL_SOCKET, OPT_SCREEN };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -164,6 +185,15 @@ int main(int argc, char *argv[])
 	dmab_config_apply_cli(&config, &cli);
 
 	dmab_log_init(config.log_level, NULL);
+	/* What we make (the sockets above all) is ours alone from its first moment. */
+	umask(0077);
+	/* Default sockets go into a directory only we may write: make it. */
+	char dir[108];
+	if ((default_socket(config.control_socket, DMAB_ENV_SOCKET) ||
+			(config.hv == DMAB_HV_KIND_SIM &&
+				default_socket(config.sim_socket, DMAB_ENV_SIM_SOCKET))) &&
+			!dmab_runtime_dir(dir, sizeof(dir), true))
+		return 1;
 	/* A guest or client going away mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Each guest holds descriptors here (rings, channels, buffers): take what we may. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef DMAB_HAVE_SIM
@@ -236,13 +237,15 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	wl_list_init(&server->busy);
 	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	server->guest_logs = dmab_guest_logs_create();
 
 	int ret = -ENOMEM;
 	server->release_timer = wl_event_loop_add_timer(loop, handle_release_timer, server);
 	if (server->work_fd >= 0)
 		server->work_source = wl_event_loop_add_fd(loop, server->work_fd,
 			WL_EVENT_READABLE, handle_work, server);
-	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source)
+	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source ||
+			!server->guest_logs)
 		goto err;
 	ret = open_hv(server);
 	if (ret) {
@@ -326,6 +329,7 @@ void dmab_server_destroy(struct dmab_server *server)
 		close(server->work_fd);
 	if (server->placeholder_fd >= 0)
 		close(server->placeholder_fd);
+	dmab_ratelimit_table_destroy(server->guest_logs);
 	free(server);
 }
 
@@ -334,6 +338,13 @@ int dmab_server_reload(struct dmab_server *server)
 	if (!server->config_path) {
 		dmab_log(DMAB_LOG_INFO, "reload: no configuration file");
 		return 0;
+	}
+	/* A pipe that nobody writes would hold the loop: only files are read again. */
+	struct stat st;
+	if (stat(server->config_path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		dmab_log(DMAB_LOG_ERROR, "reload: %s is a pipe, read once at start; keeping the "
+			"running configuration", server->config_path);
+		return -EINVAL;
 	}
 	struct dmab_config next;
 	dmab_config_defaults(&next);

@@ -35,6 +35,7 @@ struct dmab_server {
 	struct wl_event_source *release_timer;
 	int placeholder_fd;             /* /dev/null, to hold fd numbers */
 	struct dmab_control *control;
+	struct dmab_ratelimit_table *guest_logs;  /* see dmab_guest_log_limit() */
 	uint64_t started_ns;
 	bool stopping;
 };

@@ -20,12 +20,14 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/udmabuf.h>
 
 #include "common/array.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "hv/hv-impl.h"
 #include "hv/sim/gnttab.h"
 #include "hv/sim/sim.h"
@@ -42,7 +44,11 @@
 #define MESSAGES_PER_WAKEUP 16
 #define EVENTS_PER_DISPATCH 64
 
-enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_PORT, TAG_PENDING };
+/* libxl's LIBXL_DESTROY_TIMEOUT: how long it waits for a backend to close a device. */
+#define DEFAULT_RELEASE_TIMEOUT_MS 10000
+#define VDISPL_ROOT "/local/domain/0/backend/vdispl"
+
+enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_PORT, TAG_PENDING, TAG_TOOLSTACK };
 
 struct host;
 struct conn;
@@ -88,6 +94,9 @@ struct domain {
 	size_t nmaps, maps_cap;
 	uint32_t next_map;
 	unsigned int devices;
+	/* Dead, and the toolstack waits for the backend to close its devices. */
+	bool releasing;
+	uint64_t release_deadline_ms;
 };
 
 struct out_msg {
@@ -106,7 +115,7 @@ struct conn {
 	size_t queue_len, queue_cap;
 	bool want_out;
 	bool dead;
-	struct dmab_ratelimit rl;
+	uint32_t uid;           /* the peer's user: what its log lines are limited by */
 };
 
 /* dom0's mapping of a guest's grants. */
@@ -141,11 +150,20 @@ struct host {
 	int listen_fd;
 	struct source pending_src;
 	int pending_fd;
+	/*
+	 * The toolstack: its watch on the backends' devices (this is the
+	 * watch's connection), and a timer for the backends that do not
+	 * close a dead guest's device in time.
+	 */
+	struct source toolstack_src;
+	int toolstack_timer;
+	bool toolstack_due;
 	struct dmab_sim_store *store;
 	int udmabuf_fd;         /* -1 without /dev/udmabuf */
 
 	int spare_fd;                   /* held back for accept() at the fd limit */
-	struct dmab_ratelimit rl;
+	struct dmab_ratelimit rl;       /* lines no guest can be named in */
+	struct dmab_ratelimit_table *peer_logs;
 	struct domain **domains;        /* index = domid; [0] is us */
 	domid_t last_domid;             /* the last one given to a guest */
 	struct conn **conns;
@@ -207,7 +225,7 @@ static void domain_free(struct domain *d)
 /* A dying domain goes once nobody holds its grants any more. */
 static void domain_reap(struct domain *d)
 {
-	if (d && d->dying && !sim_gnttab_busy(&d->gnttab))
+	if (d && d->dying && !d->releasing && !sim_gnttab_busy(&d->gnttab))
 		domain_free(d);
 }
 
@@ -269,6 +287,35 @@ static int port_new(struct domain *d, domid_t remote, struct port **out)
 	d->ports[d->nports++] = p;
 	*out = p;
 	return 0;
+}
+
+/* ---- log lines a guest can cause ---- */
+
+/*
+ * Every connection is a new domain, so a guest's lines are limited by what
+ * it cannot renew by reconnecting: its user. Per user and 5 s, 20 lines of
+ * its mistakes and 20 of its comings and goings; over all users, 100.
+ */
+enum peer_log { PEER_LOG_WARN, PEER_LOG_LIFE, PEER_LOG_CLASSES };
+#define PEER_LOG_INTERVAL_MS 5000
+#define PEER_LOG_USERS 64
+
+static struct dmab_ratelimit_table *peer_logs_create(void)
+{
+	static const struct dmab_ratelimit peer[PEER_LOG_CLASSES] = {
+		[PEER_LOG_WARN] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 20 },
+		[PEER_LOG_LIFE] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 20 },
+	};
+	static const struct dmab_ratelimit all[PEER_LOG_CLASSES] = {
+		[PEER_LOG_WARN] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 100 },
+		[PEER_LOG_LIFE] = { .interval_ms = PEER_LOG_INTERVAL_MS, .burst = 100 },
+	};
+	return dmab_ratelimit_table_create(PEER_LOG_USERS, PEER_LOG_CLASSES, peer, all);
+}
+
+static struct dmab_ratelimit *conn_rl(const struct conn *c, enum peer_log class)
+{
+	return dmab_ratelimit_table_get(c->host->peer_logs, c->uid, class);
 }
 
 /* ---- messages to guests ---- */
@@ -344,10 +391,12 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 	if (ret != -EAGAIN || c->queue_len >= MAX_QUEUED_MESSAGES ||
 			dmab_array_reserve((void **)&c->queue, &c->queue_cap, c->queue_len, sizeof(*c->queue))) {
 		if (ret == -EAGAIN)
-			dmab_log(DMAB_LOG_WARN, "sim: domain %u does not read its socket; disconnecting",
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
+				"sim: domain %u does not read its socket; disconnecting",
 				c->dom ? c->dom->domid : 0);
 		else
-			dmab_log(DMAB_LOG_INFO, "sim: domain %u: its socket failed (%s)",
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+				"sim: domain %u: its socket failed (%s)",
 				c->dom ? c->dom->domid : 0, dmab_strerror(ret));
 		conn_kill(c);
 		return;
@@ -379,10 +428,16 @@ static void conn_send(struct conn *c, uint32_t type, uint32_t seq, int32_t statu
 
 /* ---- the store's watch events ---- */
 
+static void toolstack_wake(struct host *h);
+
 static void handle_store_fire(void *user, void *connp, const char *path, const char *token)
 {
 	struct host *h = user;
 	struct conn *c = connp;
+	if (connp == &h->toolstack_src) {
+		toolstack_wake(h);
+		return;
+	}
 	if (c) {
 		size_t lp = strlen(path) + 1, lt = strlen(token) + 1;
 		char *m = malloc(lp + lt);
@@ -455,15 +510,173 @@ static int toolstack_introduce(struct host *h, struct domain *d)
 	return ret;
 }
 
-/* A domain died: what libxl removes, then @releaseDomain. */
-static void toolstack_release(struct host *h, struct domain *d)
+/*
+ * A dead guest's teardown, in libxl's order (libxl_device.c, forced
+ * removal, as for a destroyed domain): per device, the frontend's
+ * directory goes and the backend is told to close (online 0, state
+ * Closing) in one transaction; once the backend says Closed, or after
+ * libxl's timeout, the device's directories go; once every device is
+ * gone, the domain's directory, and @releaseDomain. Until then the
+ * backend's directory is there for it to write its state into.
+ */
+
+static void toolstack_wake(struct host *h)
+{
+	if (h->toolstack_due)
+		return;
+	h->toolstack_due = true;
+	uint64_t one = 1;
+	if (write(h->pending_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "sim: cannot signal the toolstack");
+}
+
+/* libxl__xs_path_cleanup(): remove path, then the parents it leaves empty. */
+static void path_cleanup(struct host *h, uint32_t tx, const char *path)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s", path);
+	if (dmab_sim_store_rm(h->store, 0, tx, p))
+		return;
+	for (char *last = strrchr(p, '/'); last && last != p; last = strrchr(p, '/')) {
+		*last = '\0';
+		char *value = NULL, **names = NULL;
+		size_t len = 1;
+		unsigned int count = 1;
+		if (dmab_sim_store_read(h->store, 0, tx, p, &value, &len) == 0)
+			dmab_sim_store_directory(h->store, 0, tx, p, &names, &count);
+		free(value);
+		free(names);
+		if (len || count || dmab_sim_store_rm(h->store, 0, tx, p))
+			break;
+	}
+}
+
+/* A transaction of the toolstack's, started over while it conflicts. */
+static void toolstack_tx(struct host *h, int (*body)(struct host *h, uint32_t tx,
+		domid_t domid, const char *devid), domid_t domid, const char *devid)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		uint32_t tx;
+		if (dmab_sim_store_tx_start(h->store, 0, &tx))
+			return;
+		int ret = body(h, tx, domid, devid);
+		if (dmab_sim_store_tx_end(h->store, 0, tx, ret == 0) != -EAGAIN || ret)
+			return;
+	}
+}
+
+/* libxl__initiate_device_generic_remove(), forced. */
+static int device_close(struct host *h, uint32_t tx, domid_t domid, const char *devid)
+{
+	char path[128], *state;
+	snprintf(path, sizeof(path), "/local/domain/%u/device/vdispl/%s", domid, devid);
+	path_cleanup(h, tx, path);
+	snprintf(path, sizeof(path), VDISPL_ROOT "/%u/%s/state", domid, devid);
+	if (dmab_sim_store_read(h->store, 0, tx, path, &state, NULL))
+		return 0; /* the backend's side is gone already */
+	bool closed = atoi(state) == XenbusStateClosed;
+	free(state);
+	snprintf(path, sizeof(path), VDISPL_ROOT "/%u/%s/online", domid, devid);
+	int ret = store_printf(h, tx, path, "0");
+	snprintf(path, sizeof(path), VDISPL_ROOT "/%u/%s/state", domid, devid);
+	if (!ret && !closed)
+		ret = store_printf(h, tx, path, "%d", XenbusStateClosing);
+	return ret;
+}
+
+/* libxl__device_destroy(). */
+static int device_destroy(struct host *h, uint32_t tx, domid_t domid, const char *devid)
 {
 	char path[128];
-	snprintf(path, sizeof(path), "/local/domain/0/backend/vdispl/%u", d->domid);
-	dmab_sim_store_rm(h->store, 0, 0, path);
+	snprintf(path, sizeof(path), "/local/domain/%u/device/vdispl/%s", domid, devid);
+	path_cleanup(h, tx, path);
+	snprintf(path, sizeof(path), VDISPL_ROOT "/%u/%s", domid, devid);
+	path_cleanup(h, tx, path);
+	return 0;
+}
+
+/* The device ids under a domain's backend directory (free() the block); NULL for none. */
+static char **vdispl_devices(struct host *h, domid_t domid, unsigned int *count)
+{
+	char path[64], **names;
+	snprintf(path, sizeof(path), VDISPL_ROOT "/%u", domid);
+	if (dmab_sim_store_directory(h->store, 0, 0, path, &names, count))
+		return NULL;
+	if (*count == 0) {
+		free(names);
+		return NULL;
+	}
+	return names;
+}
+
+static void toolstack_release_done(struct host *h, struct domain *d)
+{
+	char path[64];
 	snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
 	dmab_sim_store_rm(h->store, 0, 0, path);
+	d->releasing = false;
 	dmab_sim_store_domain_released(h->store, d->domid);
+}
+
+/* Remove the devices their backend closed (or that ran out of time). */
+static void toolstack_poll(struct host *h)
+{
+	uint64_t now = dmab_now_ms(), next = 0;
+	for (uint32_t id = 1; id < dom_limit(h); id++) {
+		struct domain *d = h->domains[id];
+		if (!d || !d->releasing)
+			continue;
+		bool late = now >= d->release_deadline_ms;
+		unsigned int count;
+		char **devs = vdispl_devices(h, d->domid, &count);
+		for (unsigned int i = 0; devs && i < count; i++) {
+			char path[128], *state;
+			snprintf(path, sizeof(path), VDISPL_ROOT "/%u/%s/state", d->domid, devs[i]);
+			bool closed = dmab_sim_store_read(h->store, 0, 0, path, &state, NULL) != 0;
+			if (!closed) {
+				closed = atoi(state) == XenbusStateClosed;
+				free(state);
+			}
+			if (!closed && late)
+				dmab_log(DMAB_LOG_WARN, "sim: the backend did not close vdispl device "
+					"%s of dead domain %u in %u ms; removing it", devs[i], d->domid,
+					h->limits.release_timeout_ms);
+			if (closed || late)
+				toolstack_tx(h, device_destroy, d->domid, devs[i]);
+		}
+		free(devs);
+		devs = vdispl_devices(h, d->domid, &count);
+		free(devs);
+		if (!devs) {
+			toolstack_release_done(h, d);
+			domain_reap(d);
+		} else if (!next || d->release_deadline_ms < next) {
+			next = d->release_deadline_ms;
+		}
+	}
+	struct itimerspec when = { 0 };
+	if (next) {
+		uint64_t ms = next > now ? next - now : 1;
+		when.it_value = (struct timespec){ (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	}
+	timerfd_settime(h->toolstack_timer, 0, &when, NULL);
+}
+
+/* A domain died: @releaseDomain, and its devices start to go. */
+static void toolstack_release(struct host *h, struct domain *d)
+{
+	dmab_sim_store_domain_released(h->store, d->domid);
+	unsigned int count;
+	char **devs = vdispl_devices(h, d->domid, &count);
+	for (unsigned int i = 0; devs && i < count; i++)
+		toolstack_tx(h, device_close, d->domid, devs[i]);
+	free(devs);
+	d->releasing = true;
+	d->release_deadline_ms = dmab_now_ms() + h->limits.release_timeout_ms;
+	if (devs)
+		toolstack_wake(h);
+	else
+		toolstack_release_done(h, d);
 }
 
 static int toolstack_add_vdispl(struct host *h, struct domain *d,
@@ -602,8 +815,8 @@ static void conn_close(struct conn *c)
 	epoll_ctl(h->base.fd, EPOLL_CTL_DEL, c->sock, NULL);
 	dmab_sim_store_unwatch_conn(h->store, c);
 	if (c->dom) {
-		dmab_log(DMAB_LOG_INFO, "sim: domain %u (%s) disconnected", c->dom->domid,
-			c->dom->name);
+		dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+			"sim: domain %u (%s) disconnected", c->dom->domid, c->dom->name);
 		guest_gone(h, c->dom);
 	}
 	for (size_t i = 0; i < c->queue_len; i++)
@@ -628,7 +841,8 @@ static int violation(struct conn *c, const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(why, sizeof(why), fmt, args);
 	va_end(args);
-	dmab_log_ratelimited(&c->rl, DMAB_LOG_WARN, "sim: domain %u: %s; disconnecting",
+	dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
+		"sim: domain %u: %s; disconnecting",
 		c->dom ? c->dom->domid : 0, why);
 	c->dead = true;
 	return -EPROTO;
@@ -690,7 +904,8 @@ static int handle_hello(struct conn *c, const struct dmab_sim_msg *msg)
 		reply(c, msg, ret, NULL, 0, NULL, 0);
 		return violation(c, "cannot introduce the domain: %s", dmab_strerror(ret));
 	}
-	dmab_log(DMAB_LOG_INFO, "sim: domain %u (%s) connected", d->domid, d->name);
+	dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+		"sim: domain %u (%s) connected", d->domid, d->name);
 	struct dmab_sim_hello_reply answer = { d->domid, h->limits.max_message };
 	reply(c, msg, 0, &answer, sizeof(answer), NULL, 0);
 	return 0;
@@ -709,7 +924,8 @@ static int handle_mem_add(struct conn *c, struct dmab_sim_msg *msg)
 	if (ret == 0)
 		msg->fds[0] = -1; /* taken */
 	else
-		dmab_log_ratelimited(&c->rl, DMAB_LOG_WARN, "sim: domain %u: memory refused: %s",
+		dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
+			"sim: domain %u: memory refused: %s",
 			c->dom->domid, dmab_strerror(ret));
 	reply_id(c, msg, ret, id);
 	return 0;
@@ -1084,11 +1300,11 @@ static int handle_message(struct conn *c, struct dmab_sim_msg *msg)
 		int ret = toolstack_add_vdispl(h, c->dom, req, why, sizeof(why));
 		free(req);
 		if (ret)
-			dmab_log_ratelimited(&c->rl, DMAB_LOG_WARN,
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_WARN), DMAB_LOG_WARN,
 				"sim: domain %u: vdispl device refused: %s", c->dom->domid, why);
 		else
-			dmab_log(DMAB_LOG_INFO, "sim: domain %u: vdispl device %u created",
-				c->dom->domid, head.devid);
+			dmab_log_ratelimited(conn_rl(c, PEER_LOG_LIFE), DMAB_LOG_INFO,
+				"sim: domain %u: vdispl device %u created", c->dom->domid, head.devid);
 		reply(c, msg, ret, NULL, 0, NULL, 0);
 		return 0;
 	}
@@ -1153,7 +1369,8 @@ static void handle_listen(struct host *h)
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c || h->nconns >= h->limits.max_guests ||
 			dmab_array_reserve((void **)&h->conns, &h->conns_cap, h->nconns, sizeof(*h->conns))) {
-		dmab_log(DMAB_LOG_WARN, "sim: refusing a guest: %zu connected", h->nconns);
+		dmab_log_ratelimited(&h->rl, DMAB_LOG_WARN, "sim: refusing a guest: %zu connected",
+			h->nconns);
 		free(c);
 		close(fd);
 		return;
@@ -1161,7 +1378,10 @@ static void handle_listen(struct host *h)
 	c->src.tag = TAG_CONN;
 	c->host = h;
 	c->sock = fd;
-	c->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 10 };
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	c->uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0 ?
+		(uint32_t)cred.uid : UINT32_MAX;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->src };
 	if (epoll_ctl(h->base.fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(c);
@@ -1217,7 +1437,19 @@ static int host_dispatch(struct dmab_hv *hv)
 			uint64_t count;
 			if (read(h->pending_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				return -errno;
+			/* The backend's own events first: it hears of its own writes at once. */
 			dmab_hv_deliver_queued(hv);
+			if (h->toolstack_due) {
+				h->toolstack_due = false;
+				toolstack_poll(h);
+			}
+			break;
+		}
+		case TAG_TOOLSTACK: {
+			uint64_t count;
+			if (read(h->toolstack_timer, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				return -errno;
+			toolstack_poll(h);
 			break;
 		}
 		}
@@ -1232,9 +1464,32 @@ static int host_store_read(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path
 	return dmab_sim_store_read(host_of(hv)->store, 0, tx, path, value, NULL);
 }
 
+/*
+ * The toolstack makes a device's backend directory, never the backend: a
+ * backend write that makes it is one into a directory the toolstack has
+ * removed, which leaves a stale node behind (on Xen too). Say so.
+ */
+static void check_stale_write(struct host *h, dmab_hv_tx_t tx, const char *path)
+{
+	domid_t fe;
+	uint32_t devid;
+	const char *rest;
+	if (dmab_xs_parse_backend_path(VDISPL_ROOT, path, &fe, &devid, &rest) || !rest[0])
+		return;
+	char dir[128], *value;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(rest - path - 1), path);
+	if (dmab_sim_store_read(h->store, 0, tx, dir, &value, NULL) == 0) {
+		free(value);
+		return;
+	}
+	dmab_log_ratelimited(&h->rl, DMAB_LOG_WARN, "sim: domain 0 wrote %s after the "
+		"toolstack removed the device: a stale node", path);
+}
+
 static int host_store_write(struct dmab_hv *hv, dmab_hv_tx_t tx, const char *path,
 		const char *value)
 {
+	check_stale_write(host_of(hv), tx, path);
 	return dmab_sim_store_write(host_of(hv)->store, 0, tx, path, value, strlen(value));
 }
 
@@ -1632,6 +1887,7 @@ static void host_destroy(struct dmab_hv *hv)
 			domain_free(h->domains[i]);
 	}
 	dmab_sim_store_destroy(h->store);
+	dmab_ratelimit_table_destroy(h->peer_logs);
 	free(h->maps);
 	free(h->exports);
 	free(h->imports);
@@ -1646,6 +1902,8 @@ static void host_destroy(struct dmab_hv *hv)
 	if (h->spare_fd >= 0)
 		close(h->spare_fd);
 	close(h->pending_fd);
+	if (h->toolstack_timer >= 0)
+		close(h->toolstack_timer);
 	close(hv->fd);
 	free(h->socket_path);
 	free(h);
@@ -1661,6 +1919,12 @@ static int listen_on(const char *path)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/*
+	 * Whoever connects becomes a guest: the socket is ours alone (0600)
+	 * from the moment bind() makes it. A socket file takes its mode from
+	 * the umask (fchmod() does not reach it), and this is single-threaded.
+	 */
+	mode_t umask_was = umask(0177);
 	int ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 	if (ret == -EADDRINUSE) {
 		/* Replace a socket file nobody answers on any more. */
@@ -1674,6 +1938,7 @@ static int listen_on(const char *path)
 			ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 		}
 	}
+	umask(umask_was);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -1694,7 +1959,7 @@ int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limi
 	if (!h)
 		return -ENOMEM;
 	dmab_hv_init(&h->base, &host_impl, DMAB_HV_BACKEND, 0);
-	h->listen_fd = h->pending_fd = h->udmabuf_fd = -1;
+	h->listen_fd = h->pending_fd = h->udmabuf_fd = h->toolstack_timer = -1;
 	h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	h->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 5 };
 
@@ -1707,6 +1972,8 @@ int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limi
 		.max_watches = l.max_watches ? l.max_watches : 128,
 		.max_store_nodes = l.max_store_nodes ? l.max_store_nodes : 1000,
 		.max_message = l.max_message ? l.max_message : DMAB_SIM_DEFAULT_MAX_MESSAGE,
+		.release_timeout_ms = l.release_timeout_ms ? l.release_timeout_ms :
+			DEFAULT_RELEASE_TIMEOUT_MS,
 	};
 	if (h->limits.max_guests >= DOMID_FIRST_RESERVED)
 		h->limits.max_guests = DOMID_FIRST_RESERVED - 1;
@@ -1721,7 +1988,8 @@ int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limi
 		.max_watches = h->limits.max_watches,
 	};
 	h->store = dmab_sim_store_create(&sl, handle_store_fire, h);
-	if (!h->socket_path || !h->domains || !h->store || !domain_new(h, 0))
+	h->peer_logs = peer_logs_create();
+	if (!h->socket_path || !h->domains || !h->store || !h->peer_logs || !domain_new(h, 0))
 		goto err;
 	snprintf(h->domains[0]->name, sizeof(h->domains[0]->name), "Domain-0");
 
@@ -1737,13 +2005,22 @@ int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limi
 		ret = -errno;
 		goto err;
 	}
+	h->toolstack_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	h->toolstack_src.tag = TAG_TOOLSTACK;
+	struct epoll_event tev = { .events = EPOLLIN, .data.ptr = &h->toolstack_src };
+	if (h->toolstack_timer < 0 ||
+			epoll_ctl(h->base.fd, EPOLL_CTL_ADD, h->toolstack_timer, &tev) < 0) {
+		ret = -errno;
+		goto err;
+	}
 
 	/* What xen-init-dom0 and the toolstack set up for domain 0. */
 	ret = dmab_sim_store_write(h->store, 0, 0, "/local/domain/0/domid", "0", 1);
 	if (!ret)
 		ret = dmab_sim_store_write(h->store, 0, 0, "/local/domain/0/name", "Domain-0", 8);
+	/* The toolstack hears of the backends' states (the watch fires once now). */
 	if (!ret)
-		ret = dmab_sim_store_mkdir(h->store, 0, 0, "/local/domain/0/backend/vdispl");
+		ret = dmab_sim_store_watch(h->store, 0, &h->toolstack_src, VDISPL_ROOT, "toolstack");
 	if (ret)
 		goto err;
 
@@ -1777,16 +2054,7 @@ err:
 
 const char *dmab_hv_sim_default_socket(char *buf, size_t len)
 {
-	const char *env = getenv("DMABRIDGE_SIM_SOCKET");
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int n;
-	if (env && env[0])
-		n = snprintf(buf, len, "%s", env);
-	else if (dir && dir[0])
-		n = snprintf(buf, len, "%s/dmabridge-sim.sock", dir);
-	else
-		n = snprintf(buf, len, "/tmp/dmabridge-sim-%u.sock", (unsigned int)getuid());
-	return n >= 0 && (size_t)n < len ? buf : NULL;
+	return dmab_default_socket(buf, len, DMAB_ENV_SIM_SOCKET, "dmabridge-sim.sock");
 }
 
 static const struct dmab_hv_impl host_impl = {

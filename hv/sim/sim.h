@@ -24,12 +24,18 @@ struct dmab_sim_limits {
 	uint32_t max_watches;           /* per guest, default 128 */
 	uint32_t max_store_nodes;       /* store nodes a guest may own, default 1000 */
 	uint32_t max_message;           /* bytes of one socket message, default 64 KiB */
+	/*
+	 * How long the toolstack waits for the backend to close a dead guest's
+	 * device before it removes it anyway, default 10 s (libxl's).
+	 */
+	uint32_t release_timeout_ms;
 };
 
 /**
  * Host the simulator as domain 0 in the backend role, listening on
  * socket_path (an existing socket file is replaced only if nobody answers
- * on it). limits may be NULL. Returns 0 with *hv set or a negative errno.
+ * on it), made mode 0600 whatever the umask: whoever connects becomes a
+ * guest. limits may be NULL. Returns 0 with *hv set or a negative errno.
  */
 int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limits,
 		struct dmab_hv **hv);
@@ -54,8 +60,10 @@ int dmab_hv_sim_add_vdispl(struct dmab_hv *hv, uint32_t devid, bool be_alloc,
 
 /**
  * Where the simulator listens by default: $DMABRIDGE_SIM_SOCKET, else
- * $XDG_RUNTIME_DIR/dmabridge-sim.sock, else /tmp/dmabridge-sim-<uid>.sock.
- * Returns buf, or NULL if it does not fit.
+ * dmabridge-sim.sock in the runtime directory of common/paths.h
+ * ($XDG_RUNTIME_DIR, /run/dmabridge for root, /tmp/dmabridge-<uid>),
+ * which must be private to this user; the server makes it, this does not.
+ * Returns buf, or NULL (logged) if it is not private or does not fit.
  */
 const char *dmab_hv_sim_default_socket(char *buf, size_t len);
 

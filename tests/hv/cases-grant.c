@@ -556,6 +556,17 @@ static int dead(struct conf *t, void *arg)
 		a->wrel->count >= 2;
 }
 
+/* The toolstack told the backend to close the dead guest's device (libxl: online 0, Closing). */
+static int told_to_close(struct conf *t, void *arg)
+{
+	struct death_arg *a = arg;
+	char path[128], *v = NULL;
+	snprintf(path, sizeof(path), "%s/0/online", a->vd_path);
+	bool off = dmab_hv_store_read(t->hv, DMAB_HV_NO_TX, path, &v) == 0 && !strcmp(v, "0");
+	free(v);
+	return off;
+}
+
 static int death_backend(struct conf *t)
 {
 	grant_ref_t refs[2];
@@ -587,6 +598,14 @@ static int death_backend(struct conf *t)
 	CHECK_PATTERN(t, addr, 2, SEED(t, 13), NULL);
 	t->allow_death = true;
 	CHECK_RET(t, t->plat->kill_guest(t, v), 0);
+	if (has_vdispl) {
+		/* As a backend must: the toolstack waits for Closed before it removes the device. */
+		char dev[128];
+		snprintf(dev, sizeof(dev), "%s/0", vd_path);
+		const struct dmab_hv_store_node closed = { "state", "6" };
+		TRY(conf_wait(t, "the toolstack to close the device", told_to_close, &a));
+		CHECK_RET(t, dmab_hv_store_write_in(t->hv, dev, &closed, 1), 0);
+	}
 	TRY(conf_wait(t, "the domain's death to show in the store", dead, &a));
 
 	/* Ours until we let go. */

@@ -434,10 +434,52 @@ static int watch_backend(struct conf *t)
 	return CONF_PASS;
 }
 
+/* ---- writes that never bring back a removed directory ---- */
+
+/* What a backend does with its state node, on both sides of a removal. */
+static int write_in_checks(struct conf *t, const char *base)
+{
+	char pbuf[256];
+	const struct dmab_hv_store_node nodes[] = { { "state", "4" }, { "versions", "1,2" } };
+	CHECK_RET(t, write_node(t, NO_TX, P("dev/online"), "1"), 0);
+	CHECK_RET(t, dmab_hv_store_write_in(t->hv, P("dev"), nodes, 2), 0);
+	CHECK_READ(t, NO_TX, P("dev/state"), "4");
+	CHECK_READ(t, NO_TX, P("dev/versions"), "1,2");
+	CHECK_DIR(t, NO_TX, P("dev"), "online state versions");
+
+	CHECK_RET(t, dmab_hv_store_remove(t->hv, NO_TX, P("dev")), 0);
+	/* More times than transactions may be open at once: none is left open. */
+	for (int i = 0; i < 20; i++)
+		CHECK_RET(t, dmab_hv_store_write_in(t->hv, P("dev"), nodes, 2), -ENOENT);
+	CHECK_RET(t, read_rc(t, NO_TX, P("dev/state")), -ENOENT);
+	CHECK_RET(t, read_rc(t, NO_TX, P("dev")), -ENOENT);
+	CHECK_DIR(t, NO_TX, base, "");
+	return CONF_PASS;
+}
+
+static int write_in_guest(struct conf *t)
+{
+	char base[160];
+	conf_scratch(t, base, sizeof(base));
+	CHECK_RET(t, write_node(t, NO_TX, base, ""), 0);
+	return write_in_checks(t, base);
+}
+
+static int write_in_backend(struct conf *t)
+{
+	char base[160];
+	conf_scratch(t, base, sizeof(base));
+	CHECK_RET(t, write_node(t, NO_TX, base, ""), 0);
+	TRY(write_in_checks(t, base));
+	CHECK_RET(t, dmab_hv_store_remove(t->hv, NO_TX, base), 0);
+	return CONF_PASS;
+}
+
 const struct conf_case conf_cases_store[] = {
 	{ "store", 1, false, store_backend, store_guest },
 	{ "perms", 2, false, perms_backend, perms_guest },
 	{ "tx", 1, false, tx_backend, tx_guest },
 	{ "watch", 1, false, watch_backend, watch_guest },
+	{ "write-in", 1, false, write_in_backend, write_in_guest },
 	{ 0 },
 };

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1123,6 +1124,120 @@ static int dir_is(struct host *h, const char *path, const char *want)
 	return 0;
 }
 
+static int absent(struct host *h, const char *path)
+{
+	char *v = NULL;
+	int ret = dmab_hv_store_read(h->hv, NO_TX, path, &v);
+	free(v);
+	CHECK(ret == -ENOENT, "read %s: %s, want -ENOENT", path, harness_errname(ret));
+	return 0;
+}
+
+/* Serve until path reads want (NULL: until it is gone), at most timeout_ms. */
+static int wait_node(struct host *h, const char *path, const char *want, uint32_t timeout_ms)
+{
+	uint64_t deadline = dmab_now_ms() + timeout_ms;
+	for (;;) {
+		char *v = NULL;
+		int ret = dmab_hv_store_read(h->hv, NO_TX, path, &v);
+		bool done = want ? ret == 0 && !strcmp(v, want) : ret == -ENOENT;
+		free(v);
+		if (done)
+			return 0;
+		CHECK(dmab_now_ms() < deadline, "%s is not %s after %u ms", path,
+			want ? want : "gone", timeout_ms);
+		harness_pump(h->hv, 5);
+	}
+}
+
+static unsigned int stale_lines;
+
+__attribute__((format(printf, 2, 0)))
+static void count_stale(enum dmab_log_level level, const char *fmt, va_list args)
+{
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, args);
+	stale_lines += strstr(line, "a stale node") != NULL;
+}
+
+/*
+ * A dead guest's device goes in libxl's order: its frontend directory
+ * goes and the backend is told to close (online 0, Closing); the backend's
+ * directory stays for it to say Closed, then it goes with the domain's.
+ */
+static int teardown_closed(struct host *h, domid_t g, const char *fe, const char *be)
+{
+	char path[160], dom[64], vd[64];
+	snprintf(path, sizeof(path), "%s/online", be);
+	TRY(wait_node(h, path, "0", 3000));
+	snprintf(path, sizeof(path), "%s/state", be);
+	TRY(read_is(h, path, "5"));
+	TRY(absent(h, fe));
+	/* Without the backend's word, nothing more goes for a while. */
+	uint64_t until = dmab_now_ms() + 200;
+	while (dmab_now_ms() < until)
+		harness_pump(h->hv, 10);
+	snprintf(path, sizeof(path), "%s/frontend-id", be);
+	snprintf(dom, sizeof(dom), "%u", g);
+	TRY(read_is(h, path, dom));
+	CHECK(!dmab_hv_domain_alive(h->hv, g), "domain %u alive", g);
+
+	const struct dmab_hv_store_node closed = { "state", "6" };
+	CHECK_RET(dmab_hv_store_write_in(h->hv, be, &closed, 1), 0);
+	snprintf(vd, sizeof(vd), "/local/domain/0/backend/vdispl/%u", g);
+	snprintf(dom, sizeof(dom), "/local/domain/%u", g);
+	TRY(wait_node(h, vd, NULL, 3000));
+	TRY(wait_node(h, dom, NULL, 3000));
+
+	/* A backend that writes late brings nothing back... */
+	CHECK_RET(dmab_hv_store_write_in(h->hv, be, &closed, 1), -ENOENT);
+	TRY(absent(h, vd));
+	/* ... unless it writes blindly, which the simulator calls out. */
+	stale_lines = 0;
+	dmab_log_init(DMAB_LOG_WARN, count_stale);
+	snprintf(path, sizeof(path), "%s/state", be);
+	int ret = dmab_hv_store_write(h->hv, NO_TX, path, "6");
+	dmab_log_init(getenv("DMAB_TEST_VERBOSE") ? DMAB_LOG_DEBUG : DMAB_LOG_ERROR, NULL);
+	CHECK_RET(ret, 0);
+	CHECK(stale_lines == 1, "%u lines about a stale node, want 1", stale_lines);
+	CHECK_RET(dmab_hv_store_remove(h->hv, NO_TX, vd), 0);
+	return 0;
+}
+
+/* A backend that never closes a dead guest's device: it goes after the timeout. */
+static int test_vdispl_timeout(void)
+{
+	struct host h;
+	struct child c;
+	domid_t g;
+	char fe[96], be[96], path[160];
+	const struct dmab_sim_limits limits = { .release_timeout_ms = 500 };
+	TRY(host_start(&h, &limits));
+	int ret = start_good(&h, &c, &g, vdispl_scenario);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vdispl/0", g);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vdispl/%u/0", g);
+	snprintf(path, sizeof(path), "%s/online", be);
+	uint64_t t0 = dmab_now_ms();
+	if (!ret)
+		ret = stop_guest(&h, &c, g);
+	if (!ret)
+		ret = wait_node(&h, path, "0", 3000);
+	if (!ret)
+		ret = absent(&h, fe);
+	if (!ret)
+		ret = wait_node(&h, be, NULL, 3000);
+	uint64_t took = dmab_now_ms() - t0;
+	if (!ret && took < 500)
+		ret = fail_at(__FILE__, __LINE__, "removed after %llu ms, before the timeout",
+			(unsigned long long)took);
+	snprintf(path, sizeof(path), "/local/domain/%u", g);
+	if (!ret)
+		ret = wait_node(&h, path, NULL, 1000);
+	child_finish(&c);
+	host_stop(&h);
+	return ret;
+}
+
 static int vdispl_test(scenario_fn scenario)
 {
 	struct host h;
@@ -1161,20 +1276,12 @@ static int vdispl_test(scenario_fn scenario)
 			ret = stop_guest(&h, &snoop, s);
 		child_finish(&snoop);
 	}
-	/* The guest goes: the toolstack removes the backend's side too. */
 	if (!ret)
 		ret = stop_guest(&h, &c, g);
 	if (!ret)
 		ret = wait_dead(&h, g);
-	if (!ret) {
-		char *v = NULL;
-		snprintf(path, sizeof(path), "/local/domain/0/backend/vdispl/%u", g);
-		int r = dmab_hv_store_read(h.hv, NO_TX, path, &v);
-		free(v);
-		if (r != -ENOENT)
-			ret = fail_at(__FILE__, __LINE__, "%s after the guest left: %s", path,
-				harness_errname(r));
-	}
+	if (!ret)
+		ret = teardown_closed(&h, g, fe, be);
 	child_finish(&c);
 	host_stop(&h);
 	return ret;
@@ -1622,6 +1729,28 @@ static int test_dead_domain_grants(void)
 	return ret;
 }
 
+/* ---- the socket ---- */
+
+/* Whoever may connect becomes a guest: the socket is 0600 whatever the umask. */
+static int test_socket_mode(void)
+{
+	struct host h;
+	mode_t was = umask(0);
+	int ret = host_start(&h, NULL);
+	mode_t after = umask(was);
+	TRY(ret);
+	struct stat st;
+	if (after != 0)
+		ret = fail_at(__FILE__, __LINE__, "umask %o after, 0 before", (unsigned int)after);
+	else if (lstat(h.sock, &st) < 0)
+		ret = fail_at(__FILE__, __LINE__, "lstat %s: %s", h.sock, strerror(errno));
+	else if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600)
+		ret = fail_at(__FILE__, __LINE__, "%s has mode %o, want a socket of 0600", h.sock,
+			(unsigned int)st.st_mode);
+	host_stop(&h);
+	return ret;
+}
+
 /* ---- main ---- */
 
 struct test {
@@ -1632,6 +1761,7 @@ struct test {
 static const struct test tests[] = {
 	{ "guests", test_guests },
 	{ "vdispl", test_vdispl },
+	{ "vdispl-timeout", test_vdispl_timeout },
 	{ "limits", test_limits },
 	{ "max-guests", test_max_guests },
 	{ "domid-reuse", test_domid_reuse },
@@ -1642,6 +1772,7 @@ static const struct test tests[] = {
 	{ "flood-memory", test_flood_memory },
 	{ "accept-at-limit", test_accept_at_limit },
 	{ "dead-domain-grants", test_dead_domain_grants },
+	{ "socket-mode", test_socket_mode },
 };
 
 int main(int argc, char **argv)
