@@ -102,20 +102,20 @@ static struct rgb decode(uint32_t fourcc, const uint8_t *row, uint32_t x, int *a
 		return (struct rgb){ p[2], p[1], p[0] };
 	case DRM_FORMAT_ARGB8888:       /* [31:0] A:R:G:B */
 		*alpha = row[4 * x + 3];
-		/* fall through */
+		__attribute__((fallthrough));
 	case DRM_FORMAT_XRGB8888:       /* [31:0] x:R:G:B */
 		p = row + 4 * x;
 		return (struct rgb){ p[2], p[1], p[0] };
 	case DRM_FORMAT_ARGB4444:       /* [15:0] A:R:G:B 4:4:4:4 */
 		*alpha = widen(le16(row + 2 * x) >> 12, 4);
-		/* fall through */
+		__attribute__((fallthrough));
 	case DRM_FORMAT_XRGB4444:
 		v = le16(row + 2 * x);
 		return (struct rgb){ widen((v >> 8) & 15, 4), widen((v >> 4) & 15, 4),
 			widen(v & 15, 4) };
 	case DRM_FORMAT_ARGB1555:       /* [15:0] A:R:G:B 1:5:5:5 */
 		*alpha = widen(le16(row + 2 * x) >> 15, 1);
-		/* fall through */
+		__attribute__((fallthrough));
 	case DRM_FORMAT_XRGB1555:
 		v = le16(row + 2 * x);
 		return (struct rgb){ widen((v >> 10) & 31, 5), widen((v >> 5) & 31, 5),
