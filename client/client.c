@@ -597,7 +597,7 @@ static int open_hv(const struct dmab_client_options *o, struct dmab_hv **hv)
 		path = dmab_hv_sim_default_socket(buf, sizeof(buf));
 	if (!path)
 		return -ENAMETOOLONG;
-	int ret = dmab_hv_sim_connect(path, hv);
+	int ret = dmab_hv_sim_connect_named(path, o->domain_name, hv);
 	if (ret)
 		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot reach the simulator at %s", path);
 	return ret;

@@ -82,6 +82,7 @@ static void usage(FILE *f)
 		"  --create [ID:]WxH[,...]  simulator: create the device with these connectors,\n"
 		"                         ID their unique-id (default one of %ux%u)\n"
 		"  --be-alloc             simulator: create it with backend-allocated buffers\n"
+		"  --name NAME            simulator: the domain's name, as xl's name=\n"
 		"  --connector N          the connector to show on (default 0)\n"
 		"  --format NAME          XRGB8888 (default), ARGB8888, RGB565, RGB888,\n"
 		"                         XRGB4444, ARGB4444, XRGB1555, ARGB1555, YUYV\n"
@@ -370,7 +371,8 @@ static int parse_connectors(char *arg, struct dmab_client_connector_spec *specs,
 int main(int argc, char **argv)
 {
 	enum { OPT_SIM = 256, OPT_XEN, OPT_SOCKET, OPT_DEVID, OPT_CREATE, OPT_BE_ALLOC,
-		OPT_CONNECTOR, OPT_FORMAT, OPT_FRAMES, OPT_HOLD, OPT_PNG, OPT_RAW, OPT_TIMEOUT };
+		OPT_CONNECTOR, OPT_FORMAT, OPT_FRAMES, OPT_HOLD, OPT_PNG, OPT_RAW, OPT_TIMEOUT,
+		OPT_NAME };
 	static const struct option long_options[] = {
 		{ "sim", no_argument, NULL, OPT_SIM },
 		{ "xen", no_argument, NULL, OPT_XEN },
@@ -385,6 +387,7 @@ int main(int argc, char **argv)
 		{ "png", required_argument, NULL, OPT_PNG },
 		{ "raw", required_argument, NULL, OPT_RAW },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "name", required_argument, NULL, OPT_NAME },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -453,6 +456,11 @@ int main(int argc, char **argv)
 				goto bad;
 			p.source = SOURCE_RAW;
 			break;
+		case OPT_NAME:
+			if (!optarg[0] || strlen(optarg) > 31)
+				goto bad;
+			options.domain_name = optarg;
+			break;
 		case OPT_TIMEOUT:
 			if (parse_uint(optarg, 600000, &v) || v == 0)
 				goto bad;
@@ -489,9 +497,9 @@ bad:
 		options.create_device = true;
 		options.connectors = specs;
 		options.connector_count = nspecs;
-	} else if (nspecs || options.be_alloc) {
-		fprintf(stderr, "dmabridge-play: --create and --be-alloc are for the simulator; "
-			"on Xen the domain's configuration has the device\n");
+	} else if (nspecs || options.be_alloc || options.domain_name) {
+		fprintf(stderr, "dmabridge-play: --create, --be-alloc and --name are for the "
+			"simulator; on Xen the domain's configuration has them\n");
 	}
 	options.timeout_ms = p.timeout_ms;
 

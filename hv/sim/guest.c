@@ -655,6 +655,11 @@ static void guest_destroy(struct dmab_hv *hv)
 
 int dmab_hv_sim_connect(const char *socket_path, struct dmab_hv **out)
 {
+	return dmab_hv_sim_connect_named(socket_path, NULL, out);
+}
+
+int dmab_hv_sim_connect_named(const char *socket_path, const char *name, struct dmab_hv **out)
+{
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(socket_path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
@@ -678,8 +683,15 @@ int dmab_hv_sim_connect(const char *socket_path, struct dmab_hv **out)
 		goto err_sock;
 	}
 
-	struct dmab_sim_hello hello = { .version = DMAB_SIM_PROTOCOL_VERSION };
-	snprintf(hello.name, sizeof(hello.name), "%s", program_invocation_short_name);
+	struct dmab_sim_hello hello = {
+		.version = DMAB_SIM_PROTOCOL_VERSION,
+		.flags = name ? DMAB_SIM_HELLO_NAMED : 0,
+	};
+	if (name && (!name[0] || strlen(name) >= sizeof(hello.name))) {
+		ret = -EINVAL;
+		goto err_sock;
+	}
+	snprintf(hello.name, sizeof(hello.name), "%s", name ? name : program_invocation_short_name);
 	struct dmab_sim_msg reply;
 	ret = call(g, DMAB_SIM_HELLO, &hello, sizeof(hello), NULL, 0, &reply);
 	if (ret)

@@ -861,6 +861,30 @@ static void reply_id(struct conn *c, const struct dmab_sim_msg *msg, int32_t sta
 	reply(c, msg, status, &id, sizeof(id), NULL, 0);
 }
 
+/*
+ * What the toolstack calls the domain: the name asked for, unique as Xen
+ * keeps names, or <program>-<domid>. Printable and terminated either way.
+ */
+static int domain_name(struct host *h, domid_t domid, const struct dmab_sim_hello *hello,
+		char name[32])
+{
+	char asked[sizeof(hello->name)] = "";
+	for (size_t i = 0; i < sizeof(asked) - 1 && hello->name[i]; i++)
+		asked[i] = (hello->name[i] >= 0x20 && hello->name[i] < 0x7f) ? hello->name[i] : '?';
+	if (!(hello->flags & DMAB_SIM_HELLO_NAMED)) {
+		snprintf(name, 32, "%.25s-%u", asked, domid);
+		return 0;
+	}
+	if (!asked[0])
+		return -EINVAL;
+	for (uint32_t i = 1; i <= h->limits.max_guests; i++) {
+		if (h->domains[i] && !strcmp(h->domains[i]->name, asked))
+			return -EEXIST;
+	}
+	memcpy(name, asked, sizeof(asked));
+	return 0;
+}
+
 static int handle_hello(struct conn *c, const struct dmab_sim_msg *msg)
 {
 	struct host *h = c->host;
@@ -888,18 +912,23 @@ static int handle_hello(struct conn *c, const struct dmab_sim_msg *msg)
 		reply(c, msg, -EAGAIN, NULL, 0, NULL, 0);
 		return violation(c, "no free domain id (%u guests)", h->limits.max_guests);
 	}
+	char name[32];
+	int ret = domain_name(h, domid, &hello, name);
+	if (ret) {
+		/* As xl refuses a second domain of one name: an error, not a violation. */
+		reply(c, msg, ret, NULL, 0, NULL, 0);
+		return 0;
+	}
 	struct domain *d = domain_new(h, domid);
 	if (!d) {
 		reply(c, msg, -ENOMEM, NULL, 0, NULL, 0);
 		return -ENOMEM;
 	}
 	h->last_domid = domid;
-	/* The name is for logs: printable, terminated. */
-	for (size_t i = 0; i < sizeof(d->name) - 1 && i < sizeof(hello.name) && hello.name[i]; i++)
-		d->name[i] = (hello.name[i] >= 0x20 && hello.name[i] < 0x7f) ? hello.name[i] : '?';
+	memcpy(d->name, name, sizeof(d->name));
 	d->conn = c;
 	c->dom = d;
-	int ret = toolstack_introduce(h, d);
+	ret = toolstack_introduce(h, d);
 	if (ret) {
 		reply(c, msg, ret, NULL, 0, NULL, 0);
 		return violation(c, "cannot introduce the domain: %s", dmab_strerror(ret));

@@ -40,8 +40,18 @@ struct dmab_sim_limits {
 int dmab_hv_sim_host(const char *socket_path, const struct dmab_sim_limits *limits,
 		struct dmab_hv **hv);
 
-/** Connect to the simulator at socket_path as a new guest domain (frontend role). */
+/**
+ * Connect to the simulator at socket_path as a new guest domain (frontend
+ * role), named after the program and its domid.
+ */
 int dmab_hv_sim_connect(const char *socket_path, struct dmab_hv **hv);
+
+/**
+ * The same, with the domain's name as the toolstack gives it (xl's name=,
+ * 1 to 31 printable characters): -EEXIST when a domain has it already,
+ * as xl refuses a second domain of one name.
+ */
+int dmab_hv_sim_connect_named(const char *socket_path, const char *name, struct dmab_hv **hv);
 
 /** One connector of a vdispl device, as in xl's vdispl=['connectors=id0:640x480;...']. */
 struct dmab_sim_connector {

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DMAB_SIM_PROTOCOL_VERSION 1
+#define DMAB_SIM_PROTOCOL_VERSION 2
 #define DMAB_SIM_MAX_FDS 16             /* descriptors in one message */
 #define DMAB_SIM_DEFAULT_MAX_MESSAGE (64u * 1024)
 
@@ -84,8 +84,13 @@ enum dmab_sim_mem_kind {
 	DMAB_SIM_MEM_DMABUF = 2,        /* dma-buf (system heap) */
 };
 
+/* The name is the domain's, as xl's name=: unique, or the HELLO is refused (-EEXIST). */
+#define DMAB_SIM_HELLO_NAMED 1u
+
 struct dmab_sim_hello {
 	uint32_t version;
+	uint32_t flags;
+	/* NAMED: the domain's name; else a hint (the program), made unique as <hint>-<domid> */
 	char name[32];
 };
 

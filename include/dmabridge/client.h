@@ -64,6 +64,12 @@ struct dmab_client_options {
 	 */
 	bool create_device;
 	bool be_alloc;
+	/*
+	 * Simulator only: the domain's name, as xl's name= gives it (1 to 31
+	 * printable characters); connecting fails with -EEXIST when another
+	 * domain has it. NULL: named after the program and its domid.
+	 */
+	const char *domain_name;
 	const struct dmab_client_connector_spec *connectors;
 	unsigned int connector_count;
 };

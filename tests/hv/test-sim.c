@@ -970,9 +970,12 @@ static int test_guests(void)
 		snprintf(want, sizeof(want), "%u", id[i]);
 		if (!ret)
 			ret = read_is(&h, path, want);
+		/* Named after the program and its id: unique, as Xen keeps names. */
 		snprintf(path, sizeof(path), "/local/domain/%u/name", id[i]);
+		char name[32];
+		snprintf(name, sizeof(name), "test-hv-sim-%u", id[i]);
 		if (!ret)
-			ret = read_is(&h, path, "test-hv-sim");
+			ret = read_is(&h, path, name);
 		if (!ret && !dmab_hv_domain_alive(h.hv, id[i]))
 			ret = fail_at(__FILE__, __LINE__, "domain %u not alive", id[i]);
 		if (!ret)
