@@ -132,6 +132,14 @@ int dmab_screen_announce(struct dmab_screen *screen);
  */
 void dmab_screen_finish(struct dmab_screen *screen);
 
+/**
+ * Commit window_ns before each refresh rather than as soon as nothing is
+ * in flight, so that changes arriving during the refresh period (guests
+ * answering the last present) go out together: a screen of several views
+ * then runs at its full rate. 0 (the default): at once.
+ */
+void dmab_screen_set_repaint_window(struct dmab_screen *screen, uint64_t window_ns);
+
 /** The screen's mode changed (a Wayland window resized). */
 void dmab_screen_set_mode(struct dmab_screen *screen, uint32_t width, uint32_t height,
 		uint32_t refresh_mhz);

@@ -181,6 +181,10 @@ struct dmab_screen {
 	bool frame_requested;           /* impl->schedule_frame() was asked */
 	bool dirty;                     /* a view left it: commit even with nothing pending */
 	struct wl_event_source *frame_idle;
+	struct wl_event_source *frame_timer;    /* the repaint window opens */
+	bool frame_timer_armed;
+	uint64_t repaint_window_ns;     /* commit this long before a refresh; 0: at once */
+	uint64_t last_present_ns;
 	/* The last state tested, and whether the backend took it. */
 	struct dmab_layer *tested;
 	size_t ntested, tested_cap;

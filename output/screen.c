@@ -22,6 +22,8 @@
 
 static struct dmab_ratelimit log_rl = { .interval_ms = 5000, .burst = 10 };
 
+static int handle_frame_timer(void *data);
+
 void dmab_screen_init(struct dmab_screen *screen, struct dmab_backend *backend,
 		const struct dmab_screen_impl *impl, const char *name, uint32_t width,
 		uint32_t height, uint32_t refresh_mhz)
@@ -35,6 +37,8 @@ void dmab_screen_init(struct dmab_screen *screen, struct dmab_backend *backend,
 	screen->height = height;
 	screen->refresh_mhz = refresh_mhz ? refresh_mhz : 60000;
 	screen->ntested = SIZE_MAX;     /* nothing tested yet: the first state is */
+	screen->frame_timer = wl_event_loop_add_timer(backend->output->loop, handle_frame_timer,
+		screen);
 	wl_list_init(&screen->link);
 	wl_signal_init(&screen->events.destroy);
 }
@@ -82,6 +86,10 @@ void dmab_screen_finish(struct dmab_screen *screen)
 		wl_event_source_remove(screen->frame_idle);
 		screen->frame_idle = NULL;
 	}
+	if (screen->frame_timer) {
+		wl_event_source_remove(screen->frame_timer);
+		screen->frame_timer = NULL;
+	}
 	target_release(&screen->target_queued);
 	target_release(&screen->target_current);
 	dmab_swapchain_destroy(screen->composition);
@@ -116,6 +124,32 @@ static void handle_frame_idle(void *data)
 	run_frame(screen);
 }
 
+static int handle_frame_timer(void *data)
+{
+	struct dmab_screen *screen = data;
+	screen->frame_timer_armed = false;
+	run_frame(screen);
+	return 0;
+}
+
+/*
+ * Milliseconds to wait before committing: until the repaint window before
+ * the next refresh opens, so that what arrives meanwhile (other guests'
+ * flips) goes out in the same commit. 0: now.
+ */
+static uint64_t frame_delay_ms(const struct dmab_screen *screen)
+{
+	uint64_t now = dmab_now_ns();
+	if (!screen->repaint_window_ns || !screen->last_present_ns ||
+			now < screen->last_present_ns)
+		return 0;
+	uint64_t period = 1000000000000ull / screen->refresh_mhz;
+	uint64_t to_next = period - (now - screen->last_present_ns) % period;
+	if (to_next <= screen->repaint_window_ns)
+		return 0;
+	return (to_next - screen->repaint_window_ns) / 1000000;
+}
+
 void dmab_screen_schedule_frame(struct dmab_screen *screen)
 {
 	if (!screen->announced)
@@ -131,9 +165,21 @@ void dmab_screen_schedule_frame(struct dmab_screen *screen)
 		}
 		return;
 	}
-	if (!screen->frame_idle)
-		screen->frame_idle = wl_event_loop_add_idle(screen->output->loop,
-			handle_frame_idle, screen);
+	if (screen->frame_idle || screen->frame_timer_armed)
+		return;
+	uint64_t delay = frame_delay_ms(screen);
+	if (delay && screen->frame_timer) {
+		wl_event_source_timer_update(screen->frame_timer, (int)delay);
+		screen->frame_timer_armed = true;
+		return;
+	}
+	screen->frame_idle = wl_event_loop_add_idle(screen->output->loop, handle_frame_idle,
+		screen);
+}
+
+void dmab_screen_set_repaint_window(struct dmab_screen *screen, uint64_t window_ns)
+{
+	screen->repaint_window_ns = window_ns;
 }
 
 void dmab_screen_frame(struct dmab_screen *screen)
@@ -421,6 +467,7 @@ void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
 	if (!screen->in_flight)
 		return;
 	screen->in_flight = false;
+	screen->last_present_ns = when_ns;
 	target_release(&screen->target_current);
 	screen->target_current = screen->target_queued;
 	screen->target_queued = NULL;

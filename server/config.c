@@ -26,7 +26,9 @@ void dmab_config_defaults(struct dmab_config *config)
 	config->log_level = DMAB_LOG_INFO;
 	snprintf(config->outputs[0], sizeof(config->outputs[0]), "headless");
 	config->noutputs = 1;
-	config->screens[0] = (struct dmab_headless_screen_config){ "main", 1920, 1080, 60000, 0 };
+	config->screens[0] = (struct dmab_headless_screen_config){
+		.name = "main", .width = 1920, .height = 1080, .refresh_mhz = 60000,
+	};
 	config->nscreens = 1;
 	config->limits = (struct dmab_config_limits){
 		.max_buffers = 32,
@@ -200,6 +202,12 @@ static bool screen_key(struct dmab_headless_screen_config *s, const char *name, 
 		if (!parse_u64(value, 240, &v) || v == 0)
 			return false;
 		s->refresh_mhz = (uint32_t)v * 1000;
+		return true;
+	}
+	if (!strcmp(name, "repaint-window-ms")) {
+		if (!parse_u64(value, 100, &v) || v == 0)
+			return false;
+		s->repaint_window_us = (uint32_t)v * 1000;
 		return true;
 	}
 	if (!strcmp(name, "planes")) {

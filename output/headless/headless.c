@@ -130,6 +130,10 @@ static int backend_start(struct dmab_backend *backend)
 			c->refresh_mhz);
 		hs->headless = h;
 		hs->planes = c->planes;
+		uint64_t window = c->repaint_window_us ? (uint64_t)c->repaint_window_us * 1000 :
+			7000000;
+		uint64_t half = period_ns(hs) / 2;
+		dmab_screen_set_repaint_window(&hs->base, window < half ? window : half);
 		hs->last_vblank_ns = dmab_now_ns();
 		hs->timer = wl_event_loop_add_timer(backend->output->loop, handle_vblank, hs);
 		if (!hs->timer) {

@@ -18,6 +18,11 @@ struct dmab_headless_screen_config {
 	uint32_t width, height;
 	uint32_t refresh_mhz;           /* 0: 60 Hz */
 	uint32_t planes;                /* 0: as many as there are layers */
+	/*
+	 * Commit this long before a refresh, so that several guests' frames
+	 * go out together (0: 7 ms, at most half a refresh period).
+	 */
+	uint32_t repaint_window_us;
 };
 
 /** A headless backend with count screens (copied); NULL on failure. */
