@@ -17,6 +17,7 @@
 #include "server/control-request.h"
 #include "server/control-shot.h"
 #include "server/frontend.h"
+#include "server/layout.h"
 #include "output/capture.h"
 #include "server/server.h"
 
@@ -242,15 +243,6 @@ static const char *state_name(const struct dmab_frontend *fe)
 }
 
 /* "domid/devid/index" or a unique-id. */
-static struct dmab_connector *find_connector(struct dmab_server *server, const char *sel)
-{
-	unsigned int domid, devid, index;
-	char tail;
-	if (sscanf(sel, "%u/%u/%u%c", &domid, &devid, &index, &tail) == 3 &&
-			domid < DOMID_FIRST_RESERVED)
-		return dmab_frontend_find_connector(server, (domid_t)domid, devid, index, NULL);
-	return dmab_frontend_find_connector(server, DOMID_INVALID, 0, 0, sel);
-}
 
 static json_object *placement_json(const struct dmab_server *server,
 		const struct dmab_view_place *p)
@@ -300,6 +292,9 @@ static json_object *cmd_status(struct dmab_server *server)
 	wl_list_for_each(fe, &server->frontends, link) {
 		json_object *g = json_object_new_object();
 		json_object_object_add(g, "domid", json_object_new_int(fe->domid));
+		/* The toolstack's name: what the layout binds to, unlike unique-ids. */
+		json_object_object_add(g, "domain", fe->name[0] ?
+			json_object_new_string(fe->name) : NULL);
 		json_object_object_add(g, "devid", json_object_new_int64(fe->devid));
 		json_object_object_add(g, "state", json_object_new_string(state_name(fe)));
 		json_object_object_add(g, "connected", json_object_new_boolean(fe->connected));
@@ -309,12 +304,19 @@ static json_object *cmd_status(struct dmab_server *server)
 		for (unsigned int i = 0; i < fe->nconns; i++) {
 			struct dmab_connector *c = fe->conns[i];
 			json_object *co = json_object_new_object();
+			char id[48];
+			snprintf(id, sizeof(id), "%u/%u/%u", fe->domid, fe->devid, i);
 			json_object_object_add(co, "index", json_object_new_int((int)i));
+			json_object_object_add(co, "id", json_object_new_string(id));
 			json_object_object_add(co, "unique_id", json_object_new_string(c->unique_id));
 			json_object_object_add(co, "width", json_object_new_int64(c->width));
 			json_object_object_add(co, "height", json_object_new_int64(c->height));
 			json_object_object_add(co, "enabled", json_object_new_boolean(c->showing != NULL));
-			json_object_object_add(co, "place", placement_json(server, &c->place));
+			json_object *place = placement_json(server, &c->place);
+			/* Which [connector.LABEL] it holds: who sits where, unambiguously. */
+			json_object_object_add(place, "config", c->place_label[0] ?
+				json_object_new_string(c->place_label) : NULL);
+			json_object_object_add(co, "place", place);
 			json_object_array_add(conns, co);
 		}
 		json_object_object_add(g, "connectors", conns);
@@ -469,10 +471,12 @@ static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_
 	struct dmab_capture *capture;
 	int ret;
 	if (connector) {
-		struct dmab_connector *c = find_connector(server, connector);
+		char why[256];
+		struct dmab_connector *c = dmab_layout_find_connector(server, connector, why,
+			sizeof(why));
 		if (!c) {
 			close(fd);
-			return error("no connector %s%s", connector, req->target == DMAB_CTL_TARGET_ANY ?
+			return error("%s%s", why, req->target == DMAB_CTL_TARGET_ANY ?
 				", and no screen of that name" : "");
 		}
 		ret = dmab_view_capture(c->view, &capture);
@@ -518,9 +522,11 @@ static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_
 
 static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl_layout *req)
 {
-	struct dmab_connector *c = find_connector(server, req->connector);
+	char why[256];
+	struct dmab_connector *c = dmab_layout_find_connector(server, req->connector, why,
+		sizeof(why));
 	if (!c)
-		return error("no connector %s", req->connector);
+		return error("%s", why);
 	struct dmab_view_place p = c->place;
 	if (req->has_screen) {
 		if (!dmab_output_find_screen(server->output, req->screen))

@@ -233,7 +233,8 @@ static json_object *request(const char *cmd)
 static const char *str(json_object *o, const char *key)
 {
 	json_object *v;
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+	const char *s = json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+	return s ? s : "";
 }
 
 static int64_t num(json_object *o, const char *key)
@@ -298,21 +299,26 @@ static int cmd_status(void)
 		printf("no guests\n");
 	for (size_t i = 0; i < n; i++) {
 		json_object *g = json_object_array_get_idx(guests, i);
-		printf("dom%" PRId64 "/vdispl%" PRId64 ": %s, protocol %" PRId64 "%s, %" PRId64
-			" octets of buffers\n", num(g, "domid"), num(g, "devid"), str(g, "state"),
+		const char *domain = str(g, "domain");
+		printf("dom%" PRId64 "/vdispl%" PRId64 "%s%s%s: %s, protocol %" PRId64 "%s, %" PRId64
+			" octets of buffers\n", num(g, "domid"), num(g, "devid"),
+			domain[0] ? " (domain " : "", domain, domain[0] ? ")" : "", str(g, "state"),
 			num(g, "protocol"), json_object_object_get_ex(g, "be_alloc", &v) &&
 				json_object_get_boolean(v) ? ", be-alloc" : "", num(g, "bytes"));
 		json_object *conns = arr(g, "connectors");
 		for (size_t j = 0; conns && j < json_object_array_length(conns); j++) {
 			json_object *c = json_object_array_get_idx(conns, j), *place;
 			json_object_object_get_ex(c, "place", &place);
+			const char *label = str(place, "config");
 			printf("  connector %" PRId64 " \"%s\" %" PRId64 "x%" PRId64 ", %s, screen %s at "
-				"%" PRId64 ",%" PRId64 " z %" PRId64 "%s\n", num(c, "index"),
+				"%" PRId64 ",%" PRId64 " z %" PRId64 "%s, %s%s%s\n", num(c, "index"),
 				str(c, "unique_id"), num(c, "width"), num(c, "height"),
 				json_object_object_get_ex(c, "enabled", &v) && json_object_get_boolean(v) ?
 					"on" : "off", str(place, "screen"), num(place, "x"), num(place, "y"),
 				num(place, "z"), json_object_object_get_ex(place, "visible", &v) &&
-					!json_object_get_boolean(v) ? " (hidden)" : "");
+					!json_object_get_boolean(v) ? " (hidden)" : "",
+				label[0] ? "place [connector." : "no configured place",
+				label, label[0] ? "]" : "");
 		}
 		json_object *bufs = arr(g, "buffers");
 		for (size_t j = 0; bufs && j < json_object_array_length(bufs); j++) {

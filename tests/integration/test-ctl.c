@@ -242,7 +242,8 @@ static void test_status(uint64_t domid)
 {
 	struct ctl c;
 	char dev[48], conn[48];
-	snprintf(dev, sizeof(dev), "dom%" PRIu64 "/vdispl0: Connected", domid);
+	snprintf(dev, sizeof(dev), "dom%" PRIu64 "/vdispl0 (domain test-ctl-%" PRIu64 "): Connected",
+		domid, domid);
 	snprintf(conn, sizeof(conn), "%" PRIu64 "/0/0", domid);
 	const char *import = access("/dev/dma_heap/system", R_OK) == 0 ||
 		access("/dev/udmabuf", R_OK | W_OK) == 0 ? ": zero-copy" : ": copy";
