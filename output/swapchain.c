@@ -9,7 +9,6 @@
 struct slot {
 	struct dmab_ofb *fb;
 	struct dmab_obuf *buf;
-	size_t touched;                 /* octets faulted in so far */
 	struct wl_listener destroy;
 };
 
@@ -89,58 +88,13 @@ static struct slot *slot_add(struct dmab_swapchain *sc)
 	return slot;
 }
 
-static size_t slot_size(const struct slot *slot)
-{
-	return slot->buf->size;
-}
-
 struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc)
 {
-	struct slot *best = NULL;
+	/* One made before: its pages are in already. */
 	for (unsigned int i = 0; i < sc->nslots; i++) {
-		struct slot *slot = sc->slots[i];
-		if (slot->fb->locks)
-			continue;
-		/* Pages already faulted in first. */
-		if (!best || (slot->touched >= slot_size(slot) && best->touched < slot_size(best)))
-			best = slot;
+		if (!sc->slots[i]->fb->locks)
+			return dmab_ofb_lock(sc->slots[i]->fb);
 	}
-	if (!best)
-		best = slot_add(sc);
-	return best ? dmab_ofb_lock(best->fb) : NULL;
-}
-
-bool dmab_swapchain_prepare(struct dmab_swapchain *sc, unsigned int count, size_t *budget)
-{
-	if (count > sc->max)
-		count = sc->max;
-	while (sc->nslots < count) {
-		if (!slot_add(sc))
-			return true; /* nothing more to do: acquire will say so */
-	}
-	for (unsigned int i = 0; i < count; i++) {
-		struct slot *slot = sc->slots[i];
-		volatile uint8_t *bytes = slot->buf->cpu;
-		if (!bytes)
-			slot->touched = slot_size(slot);
-		while (slot->touched < slot_size(slot)) {
-			/* A page is faulted in whole: only if the budget still holds one. */
-			if (*budget < 4096)
-				return false;
-			/* Nobody reads an unlocked slot: writing it is harmless. */
-			if (!slot->fb->locks)
-				bytes[slot->touched] = 0;
-			slot->touched += 4096;
-			*budget -= 4096;
-		}
-	}
-	return true;
-}
-
-size_t dmab_swapchain_bytes(const struct dmab_swapchain *sc)
-{
-	size_t total = 0;
-	for (unsigned int i = 0; i < sc->nslots; i++)
-		total += slot_size(sc->slots[i]);
-	return total;
+	struct slot *slot = slot_add(sc);
+	return slot ? dmab_ofb_lock(slot->fb) : NULL;
 }

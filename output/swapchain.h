@@ -42,14 +42,4 @@ bool dmab_swapchain_fits(const struct dmab_swapchain *sc, uint32_t width, uint32
  */
 struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc);
 
-/**
- * Make up to count framebuffers ahead and touch their pages, whole pages
- * within budget octets per call (*budget is what is left of it), so that a
- * first write never stalls on page faults. Returns whether it is done.
- */
-bool dmab_swapchain_prepare(struct dmab_swapchain *sc, unsigned int count, size_t *budget);
-
-/** Octets of memory it holds. */
-size_t dmab_swapchain_bytes(const struct dmab_swapchain *sc);
-
 #endif

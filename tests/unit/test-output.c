@@ -1473,23 +1473,6 @@ static void handle_gone(struct wl_listener *listener, void *data)
 	wl_list_init(&listener->link);
 }
 
-/* Resident pages of buf's mapping, or -1 when it is not a memfd (cannot tell). */
-static long resident_pages(const struct dmab_obuf *buf)
-{
-	if (fcntl(buf->fd, F_GET_SEALS) < 0)
-		return -1;
-	long page = sysconf(_SC_PAGESIZE);
-	size_t n = (buf->size + (size_t)page - 1) / (size_t)page;
-	unsigned char *vec = calloc(n, 1);
-	assert_non_null(vec);
-	assert_int_equal(mincore(buf->cpu, buf->size, vec), 0);
-	long resident = 0;
-	for (size_t i = 0; i < n; i++)
-		resident += vec[i] & 1;
-	free(vec);
-	return resident;
-}
-
 static void swapchain_slots(void **state)
 {
 	struct env *e = *state;
@@ -1511,7 +1494,6 @@ static void swapchain_slots(void **state)
 	}
 	/* At most max, and never one somebody reads. */
 	assert_null(dmab_swapchain_acquire(sc));
-	assert_int_equal(dmab_swapchain_bytes(sc), 3 * f[0]->buffer->size);
 	dmab_ofb_lock(f[1]);            /* a display reads it */
 	dmab_ofb_unlock(f[1]);          /* the composition is done with it */
 	assert_null(dmab_swapchain_acquire(sc));
@@ -1553,72 +1535,6 @@ static void swapchain_slots(void **state)
 		DMAB_SWAPCHAIN_MAX + 1));
 	assert_null(dmab_swapchain_create(e->output, NULL, 0, 8, DRM_FORMAT_XRGB8888, 2));
 	assert_null(dmab_swapchain_create(e->output, NULL, 8, 8, DRM_FORMAT_NV12, 2));
-}
-
-/* prepare() makes slots ahead and faults their pages in, within each call's budget. */
-static void swapchain_prepare_budget(void **state)
-{
-	struct env *e = *state;
-	long page = sysconf(_SC_PAGESIZE);
-	struct dmab_swapchain *sc = dmab_swapchain_create(e->output, NULL, 256, 256,
-		DRM_FORMAT_XRGB8888, 3);
-	assert_non_null(sc);
-	size_t budget = 100000;
-	assert_false(dmab_swapchain_prepare(sc, 2, &budget));
-	/* Two made, not three. */
-	assert_int_equal(dmab_swapchain_bytes(sc), 2 * (size_t)256 * 256 * 4);
-	size_t spent = 100000 - budget;
-	assert_true(spent <= 100000);
-	assert_int_equal(spent % (size_t)page, 0);
-	assert_true(spent > 0);
-
-	/* Calls with fresh budgets until it is done; none spends more than it was given. */
-	int calls = 1;
-	for (;;) {
-		budget = 100000;
-		bool done = dmab_swapchain_prepare(sc, 2, &budget);
-		assert_true(budget <= 100000);
-		calls++;
-		if (done)
-			break;
-		assert_true(calls < 100);
-	}
-	/* 2 x 256 KiB in 100000-octet steps: 24 pages a call. */
-	assert_int_equal(calls, (2 * 256 * 256 * 4 / page + 23) / 24);
-
-	struct dmab_ofb *f[3];
-	for (int i = 0; i < 3; i++)
-		f[i] = dmab_swapchain_acquire(sc);
-	/* Faulted-in slots are handed out first. */
-	long res[3];
-	for (int i = 0; i < 3; i++)
-		res[i] = resident_pages(f[i]->buffer);
-	if (res[0] >= 0) {
-		long full = (long)(f[0]->buffer->size / (size_t)page);
-		assert_int_equal(res[0], full);
-		assert_int_equal(res[1], full);
-		assert_int_equal(res[2], 0);
-	}
-	for (int i = 0; i < 3; i++)
-		dmab_ofb_unlock(f[i]);
-
-	/* Never more than max, whatever is asked. */
-	budget = 0;
-	dmab_swapchain_prepare(sc, 100, &budget);
-	assert_int_equal(dmab_swapchain_bytes(sc), 3 * (size_t)256 * 256 * 4);
-	dmab_swapchain_destroy(sc);
-
-	/* One call's pages, counted in memory: what the budget allows and no more. */
-	sc = dmab_swapchain_create(e->output, NULL, 256, 256, DRM_FORMAT_XRGB8888, 2);
-	budget = 10 * (size_t)page + 100;
-	assert_false(dmab_swapchain_prepare(sc, 1, &budget));
-	struct dmab_ofb *fb = dmab_swapchain_acquire(sc);
-	long resident = resident_pages(fb->buffer);
-	if (resident >= 0)
-		assert_int_equal(resident, 10);
-	assert_int_equal(budget, 100);
-	dmab_ofb_unlock(fb);
-	dmab_swapchain_destroy(sc);
 }
 
 /* ---- the end ---- */
@@ -1681,7 +1597,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(view_moves_and_attaches, setup, teardown),
 		cmocka_unit_test_setup_teardown(view_hidden_with_frame_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapchain_slots, setup, teardown),
-		cmocka_unit_test_setup_teardown(swapchain_prepare_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(destroyed_in_use, setup, teardown),
 	};
 	dmab_log_init(DMAB_LOG_WARN, NULL);
