@@ -210,6 +210,8 @@ static bool screen_key(struct dmab_headless_screen_config *s, const char *name, 
 		s->repaint_window_us = (uint32_t)v * 1000;
 		return true;
 	}
+	if (!strcmp(name, "verify"))
+		return parse_bool(value, &s->verify);
 	if (!strcmp(name, "planes")) {
 		if (!parse_u64(value, 64, &v))
 			return false;

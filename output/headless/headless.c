@@ -1,23 +1,34 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/pixman-format.h"
 #include "output/backend.h"
 #include "output/headless/headless.h"
+
+/* A framebuffer the display reads, and (verify) what it held when committed. */
+struct held {
+	struct dmab_ofb *fb;
+	struct dmab_rect src;
+	uint64_t hash;
+};
 
 struct headless_screen {
 	struct dmab_screen base;
 	struct headless *headless;
 	uint32_t planes;
+	bool verify;
 	struct wl_event_source *timer;
 	/* vblanks are on an ideal timeline: the timer's lateness does not add up */
 	uint64_t last_vblank_ns, next_vblank_ns;
 	/* What the display reads: the commit in flight, and what is on screen. */
-	struct dmab_ofb **queued, **shown;
+	struct held *queued, *shown;
 	size_t nqueued, nshown;
 	bool armed;
+	uint64_t written;               /* verify: frames changed under the display */
 };
 
 struct headless {
@@ -30,15 +41,39 @@ struct headless {
 
 static const struct dmab_screen_impl screen_impl;
 
-static void unlock_all(struct dmab_ofb ***fbs, size_t *n)
+/* FNV-1a over the pixels of src, as the buffer holds them; 0 without CPU access. */
+static uint64_t hash_of(const struct dmab_ofb *fb, const struct dmab_rect *src)
 {
-	struct dmab_ofb **list = *fbs;
+	if (!fb->buffer->cpu)
+		return 0;
+	uint32_t bpp = PIXMAN_FORMAT_BPP(dmab_pixman_format(fb->fourcc));
+	size_t first = (size_t)src->x * bpp / 8, len = ((size_t)src->width * bpp + 7) / 8;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint32_t y = 0; y < src->height; y++) {
+		const uint8_t *row = (const uint8_t *)fb->buffer->cpu + fb->offset +
+			(size_t)(src->y + (int32_t)y) * fb->stride + first;
+		for (size_t i = 0; i < len; i++)
+			h = (h ^ row[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The display lets go: (verify) nobody may have written what it read. */
+static void release_all(struct headless_screen *hs, struct held **list, size_t *n)
+{
+	struct held *held = *list;
 	size_t count = *n;
-	*fbs = NULL;
+	*list = NULL;
 	*n = 0;
-	for (size_t i = 0; i < count; i++)
-		dmab_ofb_unlock(list[i]);
-	free(list);
+	for (size_t i = 0; i < count; i++) {
+		if (hs->verify && hash_of(held[i].fb, &held[i].src) != held[i].hash) {
+			hs->written++;
+			dmab_log(DMAB_LOG_ERROR, "screen %s: a framebuffer changed while the display "
+				"read it (%" PRIu64 " so far)", hs->base.name, hs->written);
+		}
+		dmab_ofb_unlock(held[i].fb);
+	}
+	free(held);
 }
 
 static uint64_t period_ns(const struct headless_screen *hs)
@@ -52,7 +87,7 @@ static int handle_vblank(void *data)
 	hs->armed = false;
 	hs->last_vblank_ns = hs->next_vblank_ns;
 	/* The new frame is on screen: the display lets go of the old one. */
-	unlock_all(&hs->shown, &hs->nshown);
+	release_all(hs, &hs->shown, &hs->nshown);
 	hs->shown = hs->queued;
 	hs->nshown = hs->nqueued;
 	hs->queued = NULL;
@@ -89,12 +124,15 @@ static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_st
 	int ret = screen_test(screen, state);
 	if (ret)
 		return ret;
-	struct dmab_ofb **fbs = NULL;
-	if (state->nlayers && !(fbs = calloc(state->nlayers, sizeof(*fbs))))
+	struct held *held = NULL;
+	if (state->nlayers && !(held = calloc(state->nlayers, sizeof(*held))))
 		return -ENOMEM;
-	for (size_t i = 0; i < state->nlayers; i++)
-		fbs[i] = dmab_ofb_lock(state->layers[i].fb);
-	hs->queued = fbs;
+	for (size_t i = 0; i < state->nlayers; i++) {
+		const struct dmab_layer *l = &state->layers[i];
+		held[i] = (struct held){ dmab_ofb_lock(l->fb), l->src,
+			hs->verify ? hash_of(l->fb, &l->src) : 0 };
+	}
+	hs->queued = held;
 	hs->nqueued = state->nlayers;
 	arm(hs);
 	return 0;
@@ -104,8 +142,8 @@ static void screen_destroy(struct dmab_screen *screen)
 {
 	struct headless_screen *hs = wl_container_of(screen, hs, base);
 	wl_event_source_remove(hs->timer);
-	unlock_all(&hs->queued, &hs->nqueued);
-	unlock_all(&hs->shown, &hs->nshown);
+	release_all(hs, &hs->queued, &hs->nqueued);
+	release_all(hs, &hs->shown, &hs->nshown);
 	free(hs);
 }
 
@@ -130,6 +168,7 @@ static int backend_start(struct dmab_backend *backend)
 			c->refresh_mhz);
 		hs->headless = h;
 		hs->planes = c->planes;
+		hs->verify = c->verify;
 		uint64_t window = c->repaint_window_us ? (uint64_t)c->repaint_window_us * 1000 :
 			7000000;
 		uint64_t half = period_ns(hs) / 2;

@@ -23,6 +23,14 @@ struct dmab_headless_screen_config {
 	 * go out together (0: 7 ms, at most half a refresh period).
 	 */
 	uint32_t repaint_window_us;
+	/*
+	 * Check that no framebuffer changes while the display reads it (from
+	 * its commit until the next frame replaced it), and log each that
+	 * does: a test of what dmabridged writes, at a cost of reading every
+	 * frame twice. A guest drawing into its own buffer on screen (zero
+	 * copy, single-buffered) trips it too.
+	 */
+	bool verify;
 };
 
 /** A headless backend with count screens (copied); NULL on failure. */
