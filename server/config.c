@@ -240,6 +240,20 @@ static bool copy_id(char *dst, size_t size, const char *value)
 	return valid_id(value, size - 1, true) && copy_str(dst, size, value);
 }
 
+static bool drm_key(struct dmab_drm_config *d, const char *name, const char *value)
+{
+	if (!strcmp(name, "device"))
+		return value[0] == '/' && copy_str(d->device, sizeof(d->device), value);
+	if (!strcmp(name, "repaint-window-ms")) {
+		uint64_t v;
+		if (!parse_u64(value, 100, &v) || v == 0)
+			return false;
+		d->repaint_window_us = (uint32_t)v * 1000;
+		return true;
+	}
+	return false;
+}
+
 static bool place_key(struct dmab_config_place *p, const char *name, const char *value)
 {
 	if (!strcmp(name, "unique-id"))
@@ -331,6 +345,8 @@ static int handle_ini(void *user, const char *section, const char *name,
 		ok = server_key(c, name, value);
 	} else if (!strcmp(section, "limits")) {
 		ok = limits_key(&c->limits, name, value);
+	} else if (!strcmp(section, "drm")) {
+		ok = drm_key(&c->drm, name, value);
 	} else if (!strncmp(section, "screen.", 7)) {
 		struct dmab_headless_screen_config *s = screen_named(p, section + 7);
 		ok = s && screen_key(s, name, value);

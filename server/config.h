@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "drm/drm.h"
 #include "output/headless/headless.h"
 
 #define DMAB_CONFIG_MAX_PLACES 64
@@ -68,6 +69,7 @@ struct dmab_config {
 	unsigned int noutputs;
 	struct dmab_headless_screen_config screens[DMAB_MAX_SCREENS];
 	unsigned int nscreens;
+	struct dmab_drm_config drm;
 	struct dmab_config_limits limits;
 	uint32_t release_timeout_ms;    /* waiting for a display to let go of a guest buffer */
 	struct dmab_config_place places[DMAB_CONFIG_MAX_PLACES];

@@ -183,6 +183,13 @@ static struct dmab_backend *headless_from_config(const struct dmab_config *c)
 }
 #endif
 
+#ifdef DMAB_OUTPUT_DRM
+static struct dmab_backend *drm_from_config(const struct dmab_config *c)
+{
+	return dmab_drm_create(&c->drm);
+}
+#endif
+
 /* The display backends this build has, by the names the configuration uses. */
 static const struct {
 	const char *name;
@@ -190,6 +197,9 @@ static const struct {
 } backends[] = {
 #ifdef DMAB_OUTPUT_HEADLESS
 	{ "headless", headless_from_config },
+#endif
+#ifdef DMAB_OUTPUT_DRM
+	{ "drm", drm_from_config },
 #endif
 };
 

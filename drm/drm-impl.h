@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* What the KMS backend's files share. */
+#ifndef DMAB_DRM_DRM_IMPL_H
+#define DMAB_DRM_DRM_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+
+#include "drm/drm.h"
+#include "output/backend.h"
+
+struct liftoff_device;
+struct liftoff_output;
+struct liftoff_layer;
+struct udev;
+struct udev_monitor;
+
+struct drm_backend {
+	struct dmab_backend base;
+	struct dmab_drm_config config;
+	char path[108];
+	int fd;                         /* the device; libliftoff has a dup of it */
+	struct liftoff_device *liftoff;
+	bool planes_have_zpos;
+	struct wl_event_source *fd_source;
+	struct dmab_allocator allocator;        /* dumb buffers of this device */
+	struct wl_list screens;         /* struct drm_screen.link */
+	uint32_t crtcs_used;            /* a bit per CRTC index */
+	struct udev *udev;
+	struct udev_monitor *monitor;
+	struct wl_event_source *monitor_source;
+};
+
+/* A framebuffer the display reads, locked until its successor is on screen. */
+struct drm_held {
+	struct dmab_ofb **fbs;
+	size_t n;
+};
+
+struct drm_screen {
+	struct dmab_screen base;
+	struct drm_backend *drm;
+	struct wl_list link;            /* drm_backend.screens */
+	uint32_t connector_id, crtc_id;
+	unsigned int crtc_index;
+	drmModeModeInfo mode;
+	uint32_t mode_blob;
+	bool modeset;                   /* the next commit sets the mode */
+	uint32_t prop_conn_crtc_id, prop_crtc_mode_id, prop_crtc_active;
+	struct liftoff_output *output;
+	struct liftoff_layer *composition;      /* on the primary plane */
+	struct liftoff_layer **layers;
+	size_t nlayers, layers_cap;
+	struct dmab_swapchain *targets; /* what composition draws into */
+	struct drm_held queued, shown;
+	bool seen;                      /* still connected at the last scan */
+};
+
+/* backend.c */
+
+/** The id of object's property name, 0 if it has none. */
+uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name);
+
+/* fb.c */
+
+/**
+ * The KMS framebuffer of fb on this device, made at first use and kept
+ * with fb; 0 when the device cannot take it (then it is composed).
+ */
+uint32_t drm_fb_id(struct drm_backend *drm, struct dmab_ofb *fb);
+
+/** buf is a dma-buf this device can import. */
+int drm_import(struct dmab_backend *backend, struct dmab_obuf *buf);
+
+/* alloc.c */
+
+/** Dumb buffers of drm's device, exported as dma-bufs. */
+void drm_allocator_init(struct drm_backend *drm);
+
+/** The GEM handle of a buffer drm's allocator made, 0 for any other. */
+uint32_t drm_alloc_handle(const struct drm_backend *drm, const struct dmab_obuf *buf);
+
+/* screen.c */
+
+/** Look at the connectors: new connected ones become screens, gone ones go. */
+void drm_screens_scan(struct drm_backend *drm);
+
+/** The page-flip event of a commit of screen. */
+void drm_screen_flipped(struct drm_screen *screen, uint64_t when_ns);
+
+void drm_screen_destroy_all(struct drm_backend *drm);
+
+#endif

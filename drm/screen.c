@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+/*
+ * KMS screens: a connected connector, the CRTC that drives it and its
+ * planes. A commit is one atomic request for the CRTC: every view a layer
+ * of libliftoff, which puts what it can on planes (trying assignments
+ * with TEST_ONLY commits); what it could not place is composed with pixman
+ * into a buffer on the primary plane, the composition layer. The commit
+ * is non-blocking with a page-flip event, whose timestamp is the present.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libliftoff.h>
+#include <drm_fourcc.h>
+
+#include "common/log.h"
+#include "drm/drm-impl.h"
+#include "output/compose.h"
+#include "output/swapchain.h"
+
+/* Composition buffers: one on screen, one queued, one being drawn. */
+#define TARGETS 3
+
+static struct dmab_ratelimit log_rl = { .interval_ms = 5000, .burst = 10 };
+
+static const struct dmab_screen_impl screen_impl;
+
+static uint32_t refresh_mhz(const drmModeModeInfo *mode)
+{
+	if (!mode->htotal || !mode->vtotal)
+		return 60000;
+	uint64_t mhz = (uint64_t)mode->clock * 1000000 / ((uint64_t)mode->htotal * mode->vtotal);
+	return mhz ? (uint32_t)mhz : 60000;
+}
+
+static void release(struct drm_held *held)
+{
+	struct dmab_ofb **fbs = held->fbs;
+	size_t n = held->n;
+	*held = (struct drm_held){ 0 };
+	for (size_t i = 0; i < n; i++)
+		dmab_ofb_unlock(fbs[i]);
+	free(fbs);
+}
+
+static int set_plane_props(struct liftoff_layer *layer, uint32_t fb_id,
+		const struct dmab_rect *src, const struct dmab_rect *dst)
+{
+	int ret = 0;
+	if (fb_id)
+		ret = liftoff_layer_set_property(layer, "FB_ID", fb_id);
+	else
+		liftoff_layer_set_fb_composited(layer);
+	/* CRTC_* are signed and unsigned 32-bit in KMS; SRC_* 16.16 fixed point. */
+	ret = ret ? ret : liftoff_layer_set_property(layer, "CRTC_X", (uint64_t)(int64_t)dst->x);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "CRTC_Y", (uint64_t)(int64_t)dst->y);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "CRTC_W", dst->width);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "CRTC_H", dst->height);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "SRC_X", (uint64_t)src->x << 16);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "SRC_Y", (uint64_t)src->y << 16);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "SRC_W", (uint64_t)src->width << 16);
+	ret = ret ? ret : liftoff_layer_set_property(layer, "SRC_H", (uint64_t)src->height << 16);
+	return ret;
+}
+
+/* As many libliftoff layers as the state has layers; the others disabled. */
+static int layers_fit(struct drm_screen *s, size_t n)
+{
+	while (s->nlayers < n) {
+		if (s->nlayers == s->layers_cap) {
+			size_t cap = s->layers_cap ? s->layers_cap * 2 : 8;
+			struct liftoff_layer **grown = realloc(s->layers, cap * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			s->layers = grown;
+			s->layers_cap = cap;
+		}
+		struct liftoff_layer *layer = liftoff_layer_create(s->output);
+		if (!layer)
+			return -ENOMEM;
+		s->layers[s->nlayers++] = layer;
+	}
+	while (s->nlayers > n)
+		liftoff_layer_destroy(s->layers[--s->nlayers]);
+	return 0;
+}
+
+/*
+ * Fill req for state. *target is the composition buffer, locked, when
+ * composition was needed, else NULL.
+ */
+static int build(struct drm_screen *s, const struct dmab_screen_state *state,
+		drmModeAtomicReq *req, uint32_t flags, struct dmab_ofb **target)
+{
+	struct drm_backend *drm = s->drm;
+	*target = NULL;
+	/* Nothing to show: a black composition, so that the CRTC scans something out. */
+	bool empty = state->nlayers == 0;
+	int ret = layers_fit(s, empty ? 1 : state->nlayers);
+	if (ret)
+		return ret;
+	struct dmab_rect whole = { 0, 0, s->base.width, s->base.height };
+	for (size_t i = 0; i < state->nlayers && ret == 0; i++) {
+		const struct dmab_layer *l = &state->layers[i];
+		ret = set_plane_props(s->layers[i], drm_fb_id(drm, l->fb), &l->src, &l->dst);
+		if (ret == 0 && drm->planes_have_zpos)
+			ret = liftoff_layer_set_property(s->layers[i], "zpos", i + 1);
+	}
+	if (empty)
+		ret = set_plane_props(s->layers[0], 0, &whole, &whole);
+	if (ret)
+		return ret;
+
+	if (!s->targets)
+		s->targets = dmab_swapchain_create(drm->base.output, &s->base, s->base.width,
+			s->base.height, DRM_FORMAT_XRGB8888, TARGETS);
+	struct dmab_ofb *t = s->targets ? dmab_swapchain_acquire(s->targets) : NULL;
+	uint32_t target_fb = t ? drm_fb_id(drm, t) : 0;
+	if (!target_fb) {
+		dmab_ofb_unlock(t);
+		dmab_log_ratelimited(&log_rl, DMAB_LOG_ERROR, "%s: no composition buffer for %s",
+			drm->path, s->base.name);
+		return -ENOMEM;
+	}
+	ret = set_plane_props(s->composition, target_fb, &whole, &whole);
+	if (ret == 0 && drm->planes_have_zpos)
+		ret = liftoff_layer_set_property(s->composition, "zpos", 0);
+
+	if (ret == 0 && s->modeset) {
+		if (drmModeAtomicAddProperty(req, s->connector_id, s->prop_conn_crtc_id,
+				s->crtc_id) < 0 ||
+				drmModeAtomicAddProperty(req, s->crtc_id, s->prop_crtc_mode_id,
+					s->mode_blob) < 0 ||
+				drmModeAtomicAddProperty(req, s->crtc_id, s->prop_crtc_active, 1) < 0)
+			ret = -ENOMEM;
+	}
+	if (ret == 0)
+		ret = liftoff_output_apply(s->output, req, flags);
+	if (ret) {
+		dmab_ofb_unlock(t);
+		return ret;
+	}
+	if (!liftoff_output_needs_composition(s->output)) {
+		dmab_ofb_unlock(t);
+		return 0;
+	}
+	/* What got no plane, in z order, onto the composition buffer. */
+	pixman_image_t *img = dmab_ofb_read_image(t);
+	dmab_compose(img, NULL, 0, true);
+	for (size_t i = 0; i < state->nlayers; i++) {
+		if (liftoff_layer_needs_composition(s->layers[i]))
+			dmab_compose(img, &state->layers[i], 1, false);
+	}
+	*target = t;
+	return 0;
+}
+
+static int commit(struct drm_screen *s, const struct dmab_screen_state *state, uint32_t flags,
+		struct dmab_ofb **target)
+{
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	if (!req)
+		return -ENOMEM;
+	if (s->modeset)
+		flags |= DRM_MODE_ATOMIC_ALLOW_MODESET;
+	int ret = build(s, state, req, flags, target);
+	if (ret == 0 && drmModeAtomicCommit(s->drm->fd, req, flags, s) < 0)
+		ret = -errno;
+	drmModeAtomicFree(req);
+	if (ret && *target) {
+		dmab_ofb_unlock(*target);
+		*target = NULL;
+	}
+	return ret;
+}
+
+static int screen_test(struct dmab_screen *screen, const struct dmab_screen_state *state)
+{
+	struct drm_screen *s = wl_container_of(screen, s, base);
+	struct dmab_ofb *target;
+	int ret = commit(s, state, DRM_MODE_ATOMIC_TEST_ONLY, &target);
+	dmab_ofb_unlock(target);
+	return ret;
+}
+
+static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_state *state)
+{
+	struct drm_screen *s = wl_container_of(screen, s, base);
+	struct dmab_ofb *target;
+	int ret = commit(s, state, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, &target);
+	if (ret) {
+		dmab_log_ratelimited(&log_rl, DMAB_LOG_WARN, "%s: screen %s: atomic commit: %s",
+			s->drm->path, screen->name, dmab_strerror(ret));
+		return ret;
+	}
+	s->modeset = false;
+	/* The display reads these until the next commit is on screen. */
+	size_t n = state->nlayers + (target != NULL);
+	struct dmab_ofb **fbs = n ? calloc(n, sizeof(*fbs)) : NULL;
+	for (size_t i = 0; fbs && i < state->nlayers; i++)
+		fbs[i] = dmab_ofb_lock(state->layers[i].fb);
+	if (fbs && target)
+		fbs[n - 1] = target;
+	else
+		dmab_ofb_unlock(target);
+	release(&s->queued);
+	s->queued = (struct drm_held){ fbs, fbs ? n : 0 };
+	return 0;
+}
+
+void drm_screen_flipped(struct drm_screen *s, uint64_t when_ns)
+{
+	release(&s->shown);
+	s->shown = s->queued;
+	s->queued = (struct drm_held){ 0 };
+	dmab_screen_presented(&s->base, when_ns);
+}
+
+static void screen_destroy(struct dmab_screen *screen)
+{
+	struct drm_screen *s = wl_container_of(screen, s, base);
+	struct drm_backend *drm = s->drm;
+	/* Off: nothing of ours on this CRTC any more, so nothing read after this. */
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	if (req) {
+		drmModeAtomicAddProperty(req, s->crtc_id, s->prop_crtc_active, 0);
+		drmModeAtomicAddProperty(req, s->crtc_id, s->prop_crtc_mode_id, 0);
+		drmModeAtomicAddProperty(req, s->connector_id, s->prop_conn_crtc_id, 0);
+		for (size_t i = 0; i < s->nlayers; i++)
+			liftoff_layer_set_property(s->layers[i], "FB_ID", 0);
+		liftoff_layer_set_property(s->composition, "FB_ID", 0);
+		if (liftoff_output_apply(s->output, req, DRM_MODE_ATOMIC_ALLOW_MODESET) == 0)
+			drmModeAtomicCommit(drm->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL);
+		drmModeAtomicFree(req);
+	}
+	while (s->nlayers)
+		liftoff_layer_destroy(s->layers[--s->nlayers]);
+	free(s->layers);
+	liftoff_layer_destroy(s->composition);
+	liftoff_output_destroy(s->output);
+	release(&s->queued);
+	release(&s->shown);
+	dmab_swapchain_destroy(s->targets);
+	if (s->mode_blob)
+		drmModeDestroyPropertyBlob(drm->fd, s->mode_blob);
+	drm->crtcs_used &= ~(1u << s->crtc_index);
+	wl_list_remove(&s->link);
+	free(s);
+}
+
+static const struct dmab_screen_impl screen_impl = {
+	.commit = screen_commit,
+	.test = screen_test,
+	.destroy = screen_destroy,
+};
+
+/* A free CRTC that can drive conn, by index; -1 if none. */
+static int pick_crtc(struct drm_backend *drm, drmModeRes *res, drmModeConnector *conn)
+{
+	for (int e = 0; e < conn->count_encoders; e++) {
+		drmModeEncoder *enc = drmModeGetEncoder(drm->fd, conn->encoders[e]);
+		if (!enc)
+			continue;
+		uint32_t possible = enc->possible_crtcs;
+		drmModeFreeEncoder(enc);
+		for (int i = 0; i < res->count_crtcs && i < 32; i++) {
+			if ((possible & (1u << i)) && !(drm->crtcs_used & (1u << i)))
+				return i;
+		}
+	}
+	return -1;
+}
+
+/* The mode to show: the preferred one, else the first. */
+static const drmModeModeInfo *pick_mode(const drmModeConnector *conn)
+{
+	for (int i = 0; i < conn->count_modes; i++) {
+		if (conn->modes[i].type & DRM_MODE_TYPE_PREFERRED)
+			return &conn->modes[i];
+	}
+	return conn->count_modes ? &conn->modes[0] : NULL;
+}
+
+static struct drm_screen *find(struct drm_backend *drm, uint32_t connector_id)
+{
+	struct drm_screen *s;
+	wl_list_for_each(s, &drm->screens, link) {
+		if (s->connector_id == connector_id)
+			return s;
+	}
+	return NULL;
+}
+
+static void screen_add(struct drm_backend *drm, drmModeRes *res, drmModeConnector *conn)
+{
+	const drmModeModeInfo *mode = pick_mode(conn);
+	int crtc = pick_crtc(drm, res, conn);
+	char name[DMAB_SCREEN_NAME_MAX + 1];
+	const char *type = drmModeGetConnectorTypeName(conn->connector_type);
+	snprintf(name, sizeof(name), "%s-%u", type ? type : "Unknown", conn->connector_type_id);
+	if (!mode || crtc < 0) {
+		dmab_log(DMAB_LOG_WARN, "%s: connector %s: %s", drm->path, name,
+			mode ? "no free CRTC drives it" : "no mode");
+		return;
+	}
+	struct drm_screen *s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	s->drm = drm;
+	s->connector_id = conn->connector_id;
+	s->crtc_id = res->crtcs[crtc];
+	s->crtc_index = (unsigned int)crtc;
+	s->mode = *mode;
+	s->modeset = true;
+	s->seen = true;
+	s->prop_conn_crtc_id = drm_prop_id(drm->fd, s->connector_id, DRM_MODE_OBJECT_CONNECTOR,
+		"CRTC_ID");
+	s->prop_crtc_mode_id = drm_prop_id(drm->fd, s->crtc_id, DRM_MODE_OBJECT_CRTC, "MODE_ID");
+	s->prop_crtc_active = drm_prop_id(drm->fd, s->crtc_id, DRM_MODE_OBJECT_CRTC, "ACTIVE");
+	s->output = liftoff_output_create(drm->liftoff, s->crtc_id);
+	s->composition = s->output ? liftoff_layer_create(s->output) : NULL;
+	if (!s->prop_conn_crtc_id || !s->prop_crtc_mode_id || !s->prop_crtc_active ||
+			!s->composition ||
+			drmModeCreatePropertyBlob(drm->fd, &s->mode, sizeof(s->mode), &s->mode_blob)) {
+		dmab_log(DMAB_LOG_ERROR, "%s: connector %s: cannot set it up", drm->path, name);
+		if (s->composition)
+			liftoff_layer_destroy(s->composition);
+		if (s->output)
+			liftoff_output_destroy(s->output);
+		free(s);
+		return;
+	}
+	liftoff_output_set_composition_layer(s->output, s->composition);
+	drm->crtcs_used |= 1u << crtc;
+	wl_list_insert(drm->screens.prev, &s->link);
+	dmab_screen_init(&s->base, &drm->base, &screen_impl, name, mode->hdisplay,
+		mode->vdisplay, refresh_mhz(mode));
+	uint64_t window = drm->config.repaint_window_us ?
+		(uint64_t)drm->config.repaint_window_us * 1000 : 7000000;
+	uint64_t half = 1000000000000ull / s->base.refresh_mhz / 2;
+	dmab_screen_set_repaint_window(&s->base, window < half ? window : half);
+	if (dmab_screen_announce(&s->base))
+		dmab_screen_finish(&s->base);
+}
+
+void drm_screens_scan(struct drm_backend *drm)
+{
+	drmModeRes *res = drmModeGetResources(drm->fd);
+	if (!res) {
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "%s: cannot read its resources", drm->path);
+		return;
+	}
+	struct drm_screen *s, *tmp;
+	wl_list_for_each(s, &drm->screens, link)
+		s->seen = false;
+	for (int i = 0; i < res->count_connectors; i++) {
+		drmModeConnector *conn = drmModeGetConnector(drm->fd, res->connectors[i]);
+		if (!conn)
+			continue;
+		s = find(drm, conn->connector_id);
+		bool connected = conn->connection == DRM_MODE_CONNECTED &&
+			conn->connector_type != DRM_MODE_CONNECTOR_WRITEBACK;
+		if (s && connected)
+			s->seen = true;
+		else if (!s && connected)
+			screen_add(drm, res, conn);
+		drmModeFreeConnector(conn);
+	}
+	drmModeFreeResources(res);
+	wl_list_for_each_safe(s, tmp, &drm->screens, link) {
+		if (!s->seen)
+			dmab_screen_finish(&s->base);
+	}
+}
+
+void drm_screen_destroy_all(struct drm_backend *drm)
+{
+	while (!wl_list_empty(&drm->screens)) {
+		struct drm_screen *s = wl_container_of(drm->screens.next, s, link);
+		dmab_screen_finish(&s->base);
+	}
+}
