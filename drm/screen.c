@@ -103,8 +103,10 @@ static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 		return ret;
 	struct dmab_rect whole = { 0, 0, s->base.width, s->base.height };
 	for (size_t i = 0; i < state->nlayers && ret == 0; i++) {
-		const struct dmab_layer *l = &state->layers[i];
-		ret = set_plane_props(s->layers[i], drm_fb_id(drm, l->fb), &l->src, &l->dst);
+		struct dmab_layer *l = &state->layers[i];
+		uint32_t fb_id = drm_fb_id(drm, l->fb);
+		l->composed = fb_id ? NULL : "the device cannot make a framebuffer of it";
+		ret = set_plane_props(s->layers[i], fb_id, &l->src, &l->dst);
 		if (ret == 0 && drm->planes_have_zpos)
 			ret = liftoff_layer_set_property(s->layers[i], "zpos", i + 1);
 	}
@@ -150,8 +152,12 @@ static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 	pixman_image_t *img = dmab_ofb_read_image(t);
 	dmab_compose(img, NULL, 0, true);
 	for (size_t i = 0; i < state->nlayers; i++) {
-		if (liftoff_layer_needs_composition(s->layers[i]))
-			dmab_compose(img, &state->layers[i], 1, false);
+		struct dmab_layer *l = &state->layers[i];
+		if (!liftoff_layer_needs_composition(s->layers[i]))
+			continue;
+		if (!l->composed)
+			l->composed = "no plane of the CRTC takes it";
+		dmab_compose(img, l, 1, false);
 	}
 	*target = t;
 	return 0;

@@ -110,6 +110,11 @@ struct dmab_layer {
 	struct dmab_ofb *fb;
 	struct dmab_rect src;           /* in fb */
 	struct dmab_rect dst;           /* on the screen, same size as src, inside the screen */
+	/*
+	 * Set by a backend's commit for a layer it composed rather than showed
+	 * directly: why (a static string); NULL when shown directly.
+	 */
+	const char *composed;
 };
 
 /** Where a view is: the screen by name, its position on it, stacking. */
@@ -141,6 +146,12 @@ struct dmab_view {
 	bool has_pending, has_queued;
 	struct dmab_screen *queued_on;  /* the screen whose commit holds queued */
 	bool place_changed;             /* not committed yet */
+	/*
+	 * How its last commit shows it: NULL directly (a plane, a subsurface),
+	 * else why it is composed, or why it cannot be shown at all. Static
+	 * strings.
+	 */
+	const char *composed;
 	bool wants_frame;
 	void *data;                     /* the user's */
 	struct {

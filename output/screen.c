@@ -395,6 +395,21 @@ static void take_pending(struct dmab_screen *screen, struct dmab_ofb *target)
 	screen->dirty = false;
 }
 
+/* Each view hears how its layer is shown: directly, or composed and why. */
+static void record_how_shown(struct dmab_layer *layers, size_t n, const char *all_composed)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct dmab_layer *l = &layers[i];
+		if (!l->view)
+			continue;
+		const char *why = all_composed ? all_composed : l->composed;
+		/* Composition reads the CPU mapping: without one, nothing shows. */
+		if (why && !l->fb->buffer->cpu)
+			why = "composed, but it has no CPU mapping: not shown";
+		l->view->composed = why;
+	}
+}
+
 static void run_frame(struct dmab_screen *screen)
 {
 	if (!screen->announced)
@@ -431,6 +446,8 @@ static void run_frame(struct dmab_screen *screen)
 	struct dmab_screen_state composed = { &target_layer, 1 };
 	struct dmab_ofb *target = NULL;
 	int ret = test_state(screen, &state);
+	const char *composed_why = ret ? "the display cannot show these layers together" :
+		"the display refused the commit";
 	if (ret == 0)
 		ret = screen->impl->commit(screen, &state);
 	if (ret) {
@@ -447,6 +464,8 @@ static void run_frame(struct dmab_screen *screen)
 			}
 		}
 	}
+	if (ret == 0)
+		record_how_shown(state.layers, state.nlayers, target ? composed_why : NULL);
 	free(state.layers);
 	if (ret) {
 		screen->failed++;
