@@ -77,6 +77,8 @@ static int usable(int fd)
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) ||
 			drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1))
 		return -ENOTSUP;
+	/* Writeback connectors, for screenshots of what the CRTC shows, where there are. */
+	drmSetClientCap(fd, DRM_CLIENT_CAP_WRITEBACK_CONNECTORS, 1);
 	if (drmGetCap(fd, DRM_CAP_TIMESTAMP_MONOTONIC, &cap) || !cap)
 		return -ENOTSUP;
 	return 0;

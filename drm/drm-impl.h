@@ -56,6 +56,22 @@ struct drm_screen {
 	struct dmab_swapchain *targets; /* what composition draws into */
 	struct drm_held queued, shown;
 	bool seen;                      /* still connected at the last scan */
+	/* Writeback: what the CRTC shows, written into a buffer (screenshots). */
+	uint32_t wb_connector_id;       /* 0: none drives from this CRTC */
+	uint32_t prop_wb_crtc_id, prop_wb_fb_id, prop_wb_fence;
+	struct wl_list captures;        /* struct drm_capture.link, waiting for a frame */
+	struct wl_list captures_running;        /* written by the commit in flight */
+	struct dmab_swapchain *wb_targets;
+	struct dmab_ofb *wb_target;     /* being written */
+	int32_t wb_fence;               /* its out-fence, -1 none */
+	struct wl_event_source *wb_source;
+	bool wb_attached;               /* the connector is on the CRTC */
+};
+
+struct drm_capture {
+	struct wl_list link;
+	dmab_screen_capture_fn done;
+	void *data;
 };
 
 /* backend.c */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libliftoff.h>
 #include <drm_fourcc.h>
 
@@ -91,6 +92,45 @@ static int layers_fit(struct drm_screen *s, size_t n)
  * Fill req for state. *target is the composition buffer, locked, when
  * composition was needed, else NULL.
  */
+/*
+ * A capture waits: the writeback connector joins this commit and writes
+ * what the CRTC shows into a buffer. Attaching it changes the CRTC's
+ * connectors, which is a modeset. *wb is the buffer, locked, or NULL.
+ */
+static int add_writeback(struct drm_screen *s, drmModeAtomicReq *req, uint32_t *flags,
+		struct dmab_ofb **wb)
+{
+	*wb = NULL;
+	bool want = !wl_list_empty(&s->captures) && s->wb_connector_id && !s->wb_target;
+	if (!want && !s->wb_attached)
+		return 0;
+	*flags |= DRM_MODE_ATOMIC_ALLOW_MODESET;
+	if (!want) {
+		/* Done with it: off the CRTC again. */
+		return drmModeAtomicAddProperty(req, s->wb_connector_id, s->prop_wb_crtc_id, 0) < 0 ?
+			-ENOMEM : 0;
+	}
+	if (!s->wb_targets)
+		s->wb_targets = dmab_swapchain_create(s->drm->base.output, &s->base, s->base.width,
+			s->base.height, DRM_FORMAT_XRGB8888, 2);
+	struct dmab_ofb *t = s->wb_targets ? dmab_swapchain_acquire(s->wb_targets) : NULL;
+	uint32_t fb_id = t ? drm_fb_id(s->drm, t) : 0;
+	if (!fb_id) {
+		dmab_ofb_unlock(t);
+		return -ENOMEM;
+	}
+	s->wb_fence = -1;
+	if (drmModeAtomicAddProperty(req, s->wb_connector_id, s->prop_wb_crtc_id, s->crtc_id) < 0 ||
+			drmModeAtomicAddProperty(req, s->wb_connector_id, s->prop_wb_fb_id, fb_id) < 0 ||
+			drmModeAtomicAddProperty(req, s->wb_connector_id, s->prop_wb_fence,
+				(uint64_t)(uintptr_t)&s->wb_fence) < 0) {
+		dmab_ofb_unlock(t);
+		return -ENOMEM;
+	}
+	*wb = t;
+	return 0;
+}
+
 static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 		drmModeAtomicReq *req, uint32_t flags, struct dmab_ofb **target)
 {
@@ -164,14 +204,19 @@ static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 }
 
 static int commit(struct drm_screen *s, const struct dmab_screen_state *state, uint32_t flags,
-		struct dmab_ofb **target)
+		struct dmab_ofb **target, struct dmab_ofb **wb)
 {
 	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	*wb = NULL;
 	if (!req)
 		return -ENOMEM;
 	if (s->modeset)
 		flags |= DRM_MODE_ATOMIC_ALLOW_MODESET;
-	int ret = build(s, state, req, flags, target);
+	int ret = 0;
+	if (!(flags & DRM_MODE_ATOMIC_TEST_ONLY))
+		ret = add_writeback(s, req, &flags, wb);
+	if (ret == 0)
+		ret = build(s, state, req, flags, target);
 	if (ret == 0 && drmModeAtomicCommit(s->drm->fd, req, flags, s) < 0)
 		ret = -errno;
 	drmModeAtomicFree(req);
@@ -179,14 +224,97 @@ static int commit(struct drm_screen *s, const struct dmab_screen_state *state, u
 		dmab_ofb_unlock(*target);
 		*target = NULL;
 	}
+	if (ret && *wb) {
+		dmab_ofb_unlock(*wb);
+		*wb = NULL;
+	}
 	return ret;
+}
+
+static void captures_end(struct wl_list *list, struct dmab_ofb *fb, int status)
+{
+	while (!wl_list_empty(list)) {
+		struct drm_capture *c = wl_container_of(list->next, c, link);
+		wl_list_remove(&c->link);
+		c->done(c->data, fb, status);
+		free(c);
+	}
+}
+
+static void wb_finish(struct drm_screen *s, int status)
+{
+	if (s->wb_source) {
+		wl_event_source_remove(s->wb_source);
+		s->wb_source = NULL;
+	}
+	if (s->wb_fence >= 0)
+		close(s->wb_fence);
+	s->wb_fence = -1;
+	struct dmab_ofb *t = s->wb_target;
+	s->wb_target = NULL;
+	captures_end(&s->captures_running, status ? NULL : t, status);
+	dmab_ofb_unlock(t);
+	/* More asked meanwhile: another commit, whatever changed. */
+	if (!wl_list_empty(&s->captures))
+		dmab_screen_damage(&s->base);
+}
+
+static int handle_wb_fence(int fd, uint32_t mask, void *data)
+{
+	wb_finish(data, (mask & WL_EVENT_ERROR) ? -EIO : 0);
+	return 0;
+}
+
+static void wb_started(struct drm_screen *s, struct dmab_ofb *wb)
+{
+	s->wb_attached = true;
+	s->wb_target = wb;
+	wl_list_insert_list(&s->captures_running, &s->captures);
+	wl_list_init(&s->captures);
+	/* The out-fence signals (becomes readable) once the frame is written. */
+	s->wb_source = s->wb_fence >= 0 ? wl_event_loop_add_fd(s->drm->base.output->loop,
+		s->wb_fence, WL_EVENT_READABLE, handle_wb_fence, s) : NULL;
+	if (!s->wb_source)
+		wb_finish(s, -EIO);
+}
+
+static int screen_capture(struct dmab_screen *screen, dmab_screen_capture_fn done, void *data)
+{
+	struct drm_screen *s = wl_container_of(screen, s, base);
+	if (!s->wb_connector_id)
+		return -ENOTSUP;
+	struct drm_capture *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->done = done;
+	c->data = data;
+	wl_list_insert(s->captures.prev, &c->link);
+	return 0;
+}
+
+static void cancel_in(struct wl_list *list, void *data)
+{
+	struct drm_capture *c, *tmp;
+	wl_list_for_each_safe(c, tmp, list, link) {
+		if (c->data == data) {
+			wl_list_remove(&c->link);
+			free(c);
+		}
+	}
+}
+
+static void screen_capture_cancel(struct dmab_screen *screen, void *data)
+{
+	struct drm_screen *s = wl_container_of(screen, s, base);
+	cancel_in(&s->captures, data);
+	cancel_in(&s->captures_running, data);
 }
 
 static int screen_test(struct dmab_screen *screen, const struct dmab_screen_state *state)
 {
 	struct drm_screen *s = wl_container_of(screen, s, base);
-	struct dmab_ofb *target;
-	int ret = commit(s, state, DRM_MODE_ATOMIC_TEST_ONLY, &target);
+	struct dmab_ofb *target, *wb;
+	int ret = commit(s, state, DRM_MODE_ATOMIC_TEST_ONLY, &target, &wb);
 	dmab_ofb_unlock(target);
 	return ret;
 }
@@ -194,14 +322,22 @@ static int screen_test(struct dmab_screen *screen, const struct dmab_screen_stat
 static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_state *state)
 {
 	struct drm_screen *s = wl_container_of(screen, s, base);
-	struct dmab_ofb *target;
-	int ret = commit(s, state, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, &target);
+	struct dmab_ofb *target, *wb;
+	int ret = commit(s, state, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, &target,
+		&wb);
 	if (ret) {
 		dmab_log_ratelimited(&log_rl, DMAB_LOG_WARN, "%s: screen %s: atomic commit: %s",
 			s->drm->path, screen->name, dmab_strerror(ret));
+		/* A capture that went with it failed with it. */
+		if (!wl_list_empty(&s->captures) && !s->wb_target)
+			captures_end(&s->captures, NULL, ret);
 		return ret;
 	}
 	s->modeset = false;
+	if (wb)
+		wb_started(s, wb);
+	else if (s->wb_attached && !s->wb_target)
+		s->wb_attached = false;
 	/* The display reads these until the next commit is on screen. */
 	size_t n = state->nlayers + (target != NULL);
 	struct dmab_ofb **fbs = n ? calloc(n, sizeof(*fbs)) : NULL;
@@ -241,6 +377,10 @@ static void screen_destroy(struct dmab_screen *screen)
 			drmModeAtomicCommit(drm->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL);
 		drmModeAtomicFree(req);
 	}
+	if (s->wb_target)
+		wb_finish(s, -ENODEV);
+	captures_end(&s->captures, NULL, -ENODEV);
+	dmab_swapchain_destroy(s->wb_targets);
 	while (s->nlayers)
 		liftoff_layer_destroy(s->layers[--s->nlayers]);
 	free(s->layers);
@@ -259,8 +399,22 @@ static void screen_destroy(struct dmab_screen *screen)
 static const struct dmab_screen_impl screen_impl = {
 	.commit = screen_commit,
 	.test = screen_test,
+	.capture = screen_capture,
+	.capture_cancel = screen_capture_cancel,
 	.destroy = screen_destroy,
 };
+
+/* Whether one of conn's encoders can take the CRTC of index crtc. */
+static bool pick_crtc_possible(struct drm_backend *drm, drmModeConnector *conn, unsigned int crtc)
+{
+	bool possible = false;
+	for (int e = 0; e < conn->count_encoders && !possible; e++) {
+		drmModeEncoder *enc = drmModeGetEncoder(drm->fd, conn->encoders[e]);
+		possible = enc && crtc < 32 && (enc->possible_crtcs & (1u << crtc));
+		drmModeFreeEncoder(enc);
+	}
+	return possible;
+}
 
 /* A free CRTC that can drive conn, by index; -1 if none. */
 static int pick_crtc(struct drm_backend *drm, drmModeRes *res, drmModeConnector *conn)
@@ -287,6 +441,29 @@ static const drmModeModeInfo *pick_mode(const drmModeConnector *conn)
 			return &conn->modes[i];
 	}
 	return conn->count_modes ? &conn->modes[0] : NULL;
+}
+
+/* A writeback connector that can take its picture from s's CRTC. */
+static void find_writeback(struct drm_backend *drm, drmModeRes *res, struct drm_screen *s)
+{
+	for (int i = 0; i < res->count_connectors && !s->wb_connector_id; i++) {
+		drmModeConnector *conn = drmModeGetConnector(drm->fd, res->connectors[i]);
+		if (!conn)
+			continue;
+		bool usable = conn->connector_type == DRM_MODE_CONNECTOR_WRITEBACK &&
+			pick_crtc_possible(drm, conn, s->crtc_index);
+		uint32_t id = conn->connector_id;
+		drmModeFreeConnector(conn);
+		if (!usable)
+			continue;
+		s->prop_wb_crtc_id = drm_prop_id(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR, "CRTC_ID");
+		s->prop_wb_fb_id = drm_prop_id(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR,
+			"WRITEBACK_FB_ID");
+		s->prop_wb_fence = drm_prop_id(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR,
+			"WRITEBACK_OUT_FENCE_PTR");
+		if (s->prop_wb_crtc_id && s->prop_wb_fb_id && s->prop_wb_fence)
+			s->wb_connector_id = id;
+	}
 }
 
 static struct drm_screen *find(struct drm_backend *drm, uint32_t connector_id)
@@ -339,6 +516,10 @@ static void screen_add(struct drm_backend *drm, drmModeRes *res, drmModeConnecto
 		return;
 	}
 	liftoff_output_set_composition_layer(s->output, s->composition);
+	wl_list_init(&s->captures);
+	wl_list_init(&s->captures_running);
+	s->wb_fence = -1;
+	find_writeback(drm, res, s);
 	drm->crtcs_used |= 1u << crtc;
 	wl_list_insert(drm->screens.prev, &s->link);
 	dmab_screen_init(&s->base, &drm->base, &screen_impl, name, mode->hdisplay,

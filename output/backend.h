@@ -54,6 +54,14 @@ struct dmab_screen_impl {
 	 * output layer commits as soon as nothing is in flight.
 	 */
 	void (*schedule_frame)(struct dmab_screen *screen);
+	/*
+	 * Capture what the display shows at the next frame (a writeback
+	 * connector) and call done once it is written, or failed. The output
+	 * layer runs a frame for it.
+	 */
+	int (*capture)(struct dmab_screen *screen, dmab_screen_capture_fn done, void *data);
+	/* Required with capture: forget the captures asked with data. */
+	void (*capture_cancel)(struct dmab_screen *screen, void *data);
 	/* Free the backend's screen; the output layer is done with it. */
 	void (*destroy)(struct dmab_screen *screen);
 };
@@ -143,6 +151,9 @@ void dmab_screen_set_repaint_window(struct dmab_screen *screen, uint64_t window_
 /** The screen's mode changed (a Wayland window resized). */
 void dmab_screen_set_mode(struct dmab_screen *screen, uint32_t width, uint32_t height,
 		uint32_t refresh_mhz);
+
+/** Commit at the next frame even if no view changed (the backend has something to add). */
+void dmab_screen_damage(struct dmab_screen *screen);
 
 /** For backends with schedule_frame: now is the time to commit. */
 void dmab_screen_frame(struct dmab_screen *screen);

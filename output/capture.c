@@ -82,6 +82,26 @@ int dmab_view_capture(struct dmab_view *view, struct dmab_capture **out)
 	return 0;
 }
 
+int dmab_ofb_capture(struct dmab_ofb *fb, struct dmab_capture **out)
+{
+	struct dmab_capture *capture = capture_new(fb->width, fb->height, 1);
+	if (!capture)
+		return -ENOMEM;
+	struct dmab_layer layer = {
+		.fb = fb,
+		.src = { 0, 0, fb->width, fb->height },
+		.dst = { 0, 0, fb->width, fb->height },
+	};
+	int ret = capture_layer(&layer, &capture->layers[0]);
+	if (ret) {
+		free(capture);
+		return ret;
+	}
+	capture->nlayers = 1;
+	*out = capture;
+	return 0;
+}
+
 void dmab_capture_destroy(struct dmab_capture *capture)
 {
 	if (!capture)

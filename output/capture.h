@@ -45,6 +45,9 @@ int dmab_screen_capture(struct dmab_screen *screen, struct dmab_capture **captur
 /** What view shows now, on a canvas of the view's size. As dmab_screen_capture(). */
 int dmab_view_capture(struct dmab_view *view, struct dmab_capture **capture);
 
+/** A whole framebuffer (a display's own capture), on a canvas of its size. */
+int dmab_ofb_capture(struct dmab_ofb *fb, struct dmab_capture **capture);
+
 /** Close a capture's fds and free it. NULL is a no-op. */
 void dmab_capture_destroy(struct dmab_capture *capture);
 

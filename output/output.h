@@ -249,6 +249,24 @@ struct dmab_screen *dmab_output_first_screen(struct dmab_output *output);
 int dmab_screen_current_layers(struct dmab_screen *screen, struct dmab_layer **layers,
 		size_t *n);
 
+/**
+ * Called with what the display showed (locked for the call: lock it to
+ * keep it) and 0, or with NULL and a negative errno.
+ */
+typedef void (*dmab_screen_capture_fn)(void *data, struct dmab_ofb *fb, int status);
+
+/**
+ * Capture what screen's display shows, as the display made it (a KMS
+ * writeback connector), at its next frame: done(data, ...) is called
+ * later, from the loop. -ENOTSUP when the display cannot (then capture
+ * the layers: dmab_screen_capture()).
+ */
+int dmab_screen_capture_display(struct dmab_screen *screen, dmab_screen_capture_fn done,
+		void *data);
+
+/** Nobody waits for the display captures asked with data any more: done is not called. */
+void dmab_screen_capture_cancel(struct dmab_screen *screen, void *data);
+
 /** A view's current content as a layer in the view's own coordinates; false if none. */
 bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer);
 

@@ -177,6 +177,30 @@ void dmab_screen_schedule_frame(struct dmab_screen *screen)
 		screen);
 }
 
+void dmab_screen_damage(struct dmab_screen *screen)
+{
+	screen->dirty = true;
+	dmab_screen_schedule_frame(screen);
+}
+
+int dmab_screen_capture_display(struct dmab_screen *screen, dmab_screen_capture_fn done,
+		void *data)
+{
+	if (!screen->impl->capture)
+		return -ENOTSUP;
+	int ret = screen->impl->capture(screen, done, data);
+	/* Even when nothing changed: the capture goes with a commit. */
+	if (ret == 0)
+		dmab_screen_damage(screen);
+	return ret;
+}
+
+void dmab_screen_capture_cancel(struct dmab_screen *screen, void *data)
+{
+	if (screen->impl->capture_cancel)
+		screen->impl->capture_cancel(screen, data);
+}
+
 void dmab_screen_set_repaint_window(struct dmab_screen *screen, uint64_t window_ns)
 {
 	screen->repaint_window_ns = window_ns;

@@ -58,6 +58,10 @@ struct client {
 	uint64_t active_ms;             /* it was last served, or read from us */
 	/* A screenshot of its being made, and what its answer needs to say. */
 	struct dmab_shot *shot;
+	/* A screen's display is capturing itself for it: the file waits here. */
+	struct dmab_screen *display_screen;
+	int display_fd;
+	const char *shot_source;        /* "display" or "layers" */
 	char shot_connector[DMAB_CTL_NAME_MAX + 1];     /* "" for a screen */
 	char (*shot_layers)[CONNECTOR_ID_LEN];          /* each layer's connector */
 };
@@ -88,6 +92,10 @@ static void client_destroy(struct client *c)
 	/* Nobody is left to answer: the thread stops at its next look. */
 	if (c->shot)
 		dmab_shot_cancel(c->shot);
+	if (c->display_screen) {
+		dmab_screen_capture_cancel(c->display_screen, c);
+		close(c->display_fd);
+	}
 	free(c->shot_layers);
 	wl_list_remove(&c->link);
 	c->control->nclients--;
@@ -111,7 +119,7 @@ static size_t out_pending(const struct client *c)
 /* Whether it may have its next request handled: no answer of its is outstanding. */
 static bool may_serve(const struct client *c)
 {
-	return !c->shot && out_pending(c) <= OUT_PAUSE;
+	return !c->shot && !c->display_screen && out_pending(c) <= OUT_PAUSE;
 }
 
 static void schedule_turn(struct client *c)
@@ -135,7 +143,7 @@ static void schedule_turn(struct client *c)
 static bool client_update(struct client *c)
 {
 	bool line = has_line(c);
-	if (c->eof && !line && !c->shot && out_pending(c) == 0) {
+	if (c->eof && !line && !c->shot && !c->display_screen && out_pending(c) == 0) {
 		client_destroy(c);
 		return false;
 	}
@@ -419,6 +427,8 @@ static void handle_shot_done(void *data, const struct dmab_shot_result *result)
 		r = json_object_new_object();
 		json_object_object_add(r, "width", json_object_new_int64(result->width));
 		json_object_object_add(r, "height", json_object_new_int64(result->height));
+		/* The display's own picture (writeback), or the views' frames composed here. */
+		json_object_object_add(r, "source", json_object_new_string(c->shot_source));
 		if (!c->shot_connector[0]) {
 			/* Views whose buffers cannot be read are left out, and named. */
 			json_object *skipped = json_object_new_array();
@@ -430,6 +440,61 @@ static void handle_shot_done(void *data, const struct dmab_shot_result *result)
 	}
 	free(c->shot_layers);
 	c->shot_layers = NULL;
+	c->active_ms = dmab_now_ms();
+	if (client_answer(c, r))
+		client_update(c);
+}
+
+static int shot_start(struct client *client, struct dmab_capture *capture, int fd,
+		const char *connector)
+{
+	client->shot_layers = calloc(capture->nlayers + 1, sizeof(*client->shot_layers));
+	if (!client->shot_layers) {
+		dmab_capture_destroy(capture);
+		close(fd);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < capture->nlayers; i++) {
+		const struct dmab_connector *c = capture->layers[i].user;
+		if (c)
+			snprintf(client->shot_layers[i], sizeof(client->shot_layers[i]), "%u/%u/%u",
+				c->fe->domid, c->fe->devid, c->index);
+	}
+	snprintf(client->shot_connector, sizeof(client->shot_connector), "%s",
+		connector ? connector : "");
+	int ret = dmab_shot_start(client->control->shots, capture, fd, connector != NULL,
+		handle_shot_done, client, &client->shot);
+	if (ret) {
+		free(client->shot_layers);
+		client->shot_layers = NULL;
+	}
+	return ret;
+}
+
+static json_object *shot_error(int ret)
+{
+	if (ret == -EBUSY)
+		return error("busy: %d screenshots are being made; try again", DMAB_SHOTS_MAX);
+	return error("cannot start the screenshot: %s", dmab_strerror(ret));
+}
+
+/* The display wrote what it shows: encode that. */
+static void handle_display_captured(void *data, struct dmab_ofb *fb, int status)
+{
+	struct client *c = data;
+	int fd = c->display_fd;
+	c->display_screen = NULL;
+	c->display_fd = -1;
+	struct dmab_capture *capture;
+	int ret = status ? status : dmab_ofb_capture(fb, &capture);
+	if (ret == 0)
+		ret = shot_start(c, capture, fd, NULL);
+	else
+		close(fd);
+	if (ret == 0)
+		return;
+	json_object *r = status ? error("the display could not capture itself: %s",
+		dmab_strerror(status)) : shot_error(ret);
 	c->active_ms = dmab_now_ms();
 	if (client_answer(c, r))
 		client_update(c);
@@ -489,38 +554,24 @@ static json_object *cmd_screenshot(struct client *client, const struct dmab_ctl_
 			close(fd);
 			return error("no screen %s", screen_name);
 		}
+		/* What the display made itself, where it can say (KMS writeback). */
+		client->shot_source = "display";
+		if (dmab_screen_capture_display(screen, handle_display_captured, client) == 0) {
+			client->display_screen = screen;
+			client->display_fd = fd;
+			return NULL;
+		}
 		ret = dmab_screen_capture(screen, &capture);
 	}
+	client->shot_source = "layers";
 	if (ret) {
 		close(fd);
 		return error("cannot capture %s: %s", connector ? connector : screen_name,
 			dmab_strerror(ret));
 	}
 
-	client->shot_layers = calloc(capture->nlayers + 1, sizeof(*client->shot_layers));
-	if (!client->shot_layers) {
-		dmab_capture_destroy(capture);
-		close(fd);
-		return error("out of memory");
-	}
-	for (size_t i = 0; i < capture->nlayers; i++) {
-		const struct dmab_connector *c = capture->layers[i].user;
-		snprintf(client->shot_layers[i], sizeof(client->shot_layers[i]), "%u/%u/%u",
-			c->fe->domid, c->fe->devid, c->index);
-	}
-	snprintf(client->shot_connector, sizeof(client->shot_connector), "%s",
-		connector ? connector : "");
-	ret = dmab_shot_start(control->shots, capture, fd, connector != NULL, handle_shot_done,
-		client, &client->shot);
-	if (ret) {
-		free(client->shot_layers);
-		client->shot_layers = NULL;
-		if (ret == -EBUSY)
-			return error("busy: %d screenshots are being made; try again",
-				DMAB_SHOTS_MAX);
-		return error("cannot start the screenshot: %s", dmab_strerror(ret));
-	}
-	return NULL;
+	ret = shot_start(client, capture, fd, connector);
+	return ret ? shot_error(ret) : NULL;
 }
 
 static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl_layout *req)
@@ -691,7 +742,7 @@ static int handle_idle_timer(void *data)
 	uint64_t now = dmab_now_ms();
 	struct client *c, *tmp;
 	wl_list_for_each_safe(c, tmp, &control->clients, link) {
-		if (!c->shot && now - c->active_ms >= IDLE_TIMEOUT_MS) {
+		if (!c->shot && !c->display_screen && now - c->active_ms >= IDLE_TIMEOUT_MS) {
 			dmab_log(DMAB_LOG_DEBUG, "control: closing a connection idle for %" PRIu64 " ms",
 				now - c->active_ms);
 			client_destroy(c);
@@ -707,7 +758,7 @@ static struct client *eviction_candidate(struct dmab_control *control)
 {
 	struct client *c, *oldest = NULL;
 	wl_list_for_each(c, &control->clients, link) {
-		if (c->waiting_turn || c->shot)
+		if (c->waiting_turn || c->shot || c->display_screen)
 			continue;
 		if (!oldest || c->active_ms < oldest->active_ms)
 			oldest = c;
