@@ -61,8 +61,8 @@ static int share(struct dmab_client_buffer *b, grant_ref_t *refs, grant_ref_t *d
 	int ret;
 
 	if (!b->be_alloc) {
-		ret = dmab_hv_share_alloc(c->hv, c->be_domid, b->npages,
-			DMAB_HV_SHARE_WRITABLE | DMAB_HV_SHARE_SCANOUT, refs, &b->data);
+		ret = dmab_hv_share_alloc(c->hv, c->be_domid, b->npages, DMAB_HV_SHARE_WRITABLE |
+			(c->plain_memory ? 0 : DMAB_HV_SHARE_SCANOUT), refs, &b->data);
 		if (ret) {
 			b->data = NULL;
 			return ret;

@@ -75,6 +75,7 @@ struct dmab_client {
 	bool owns_hv;
 	bool hv_gone;                   /* the hypervisor connection broke */
 	bool sim;
+	bool plain_memory;              /* framebuffers not from the dma-buf heap */
 	uint32_t devid;
 	uint32_t timeout_ms;
 	domid_t be_domid;

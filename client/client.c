@@ -759,6 +759,7 @@ int dmab_client_connect_over(const struct dmab_client_options *options,
 	c->hv = hv;
 	c->owns_hv = owns_hv;
 	c->sim = strcmp(dmab_hv_name(hv), "sim") == 0;
+	c->plain_memory = options->plain_memory;
 	c->wake_fd = c->epoll_fd = -1;
 	c->devid = options->devid;
 	c->timeout_ms = options->timeout_ms ? options->timeout_ms :

@@ -70,6 +70,12 @@ struct dmab_client_options {
 	 * domain has it. NULL: named after the program and its domid.
 	 */
 	const char *domain_name;
+	/*
+	 * Simulator only: framebuffers in plain memory (memfds), as a guest's
+	 * RAM is, even where the host has a dma-buf heap the simulator would
+	 * otherwise take them from: the backend then exports udmabufs or copies.
+	 */
+	bool plain_memory;
 	const struct dmab_client_connector_spec *connectors;
 	unsigned int connector_count;
 };

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dmabridged on a KMS device: vkms, in the VM tier (it skips where there
+ * is none). Guests' frames are checked pixel by pixel on what the display
+ * made of them, through vkms's writeback connector: a heap dma-buf scanned
+ * out on a plane (zero copy), a udmabuf vkms cannot scan out (composed),
+ * be-alloc buffers from the device's dumb buffers, several guests
+ * overlapping, more of them than planes, flips paced by the display's
+ * vblank, and a buffer destroyed while on screen released only after the
+ * commit that replaced it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xf86drm.h>
+#include <drm_fourcc.h>
+
+#include "client/frontend.h"
+#include "tests/integration/harness.h"
+
+#define STEP_MS 60000
+#define SHOW_MS 20000
+
+static int failures;
+static char card[64];
+
+/* The vkms card, by its driver's name: card numbers depend on probe order. */
+static bool find_vkms(void)
+{
+	DIR *d = opendir("/dev/dri");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "card", 4))
+			continue;
+		char path[sizeof(card)];
+		snprintf(path, sizeof(path), "/dev/dri/%.40s", e->d_name);
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		drmVersion *v = fd >= 0 ? drmGetVersion(fd) : NULL;
+		bool vkms = v && !strcmp(v->name, "vkms");
+		drmFreeVersion(v);
+		if (fd >= 0)
+			close(fd);
+		if (vkms) {
+			snprintf(card, sizeof(card), "%s", path);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return card[0] != '\0';
+}
+
+struct gspec {
+	const char *uid;
+	uint32_t width, height, fourcc;
+	bool be_alloc, plain;           /* plain: guest memory, not the dma-buf heap */
+	int32_t x, y;
+};
+
+struct guest {
+	struct dmab_test_server *server;
+	struct dmab_ts_sync sync;
+	const struct gspec *spec;
+	uint32_t picture;
+};
+
+enum { CMD_FLIPS = 1, CMD_DESTROY, CMD_END };
+
+static bool flipped;
+
+static void handle_flip(void *data, unsigned int index, struct dmab_client_buffer *buffer)
+{
+	flipped = true;
+}
+
+/*
+ * Shows its picture, then on command: flips for a while (the test reads
+ * the rate), or destroys the buffer on screen and reports how long the
+ * answer took, or ends.
+ */
+static int guest_main(void *data)
+{
+	struct guest *g = data;
+	const struct gspec *sp = g->spec;
+	struct dmab_client_connector_spec spec = { sp->width, sp->height, sp->uid };
+	struct dmab_client_options options;
+	dmab_ts_client_options(g->server, &options);
+	options.create_device = true;
+	options.be_alloc = sp->be_alloc;
+	options.plain_memory = sp->plain;
+	options.connectors = &spec;
+	options.connector_count = 1;
+	options.timeout_ms = 10000;
+	struct dmab_client *client;
+	GUEST_CHECK(dmab_client_connect(&options, &client) == 0);
+	dmab_client_set_flip_handler(client, handle_flip, NULL);
+	struct dmab_client_buffer *b[2];
+	for (int i = 0; i < 2; i++) {
+		GUEST_CHECK(dmab_client_buffer_create(client, sp->width, sp->height, sp->fourcc,
+			&b[i]) == 0);
+		dmab_ts_fill_format(dmab_client_buffer_data(b[i]), dmab_client_buffer_stride(b[i]),
+			sp->width, sp->height, sp->fourcc, g->picture);
+	}
+	GUEST_CHECK(dmab_client_set_config(client, 0, b[0], 0, 0) == 0);
+	uint32_t cmd;
+	GUEST_CHECK(dmab_ts_sync_reach(&g->sync, 1, dmab_client_domid(client), &cmd,
+		STEP_MS) == 0);
+	if (cmd == CMD_FLIPS) {
+		uint64_t end = dmab_ts_now_ms() + 3000;
+		for (unsigned int n = 1; dmab_ts_now_ms() < end; n++) {
+			flipped = false;
+			GUEST_CHECK(dmab_client_flip(client, 0, b[n % 2]) == 0);
+			GUEST_CHECK(dmab_ts_dispatch_until(client, &flipped, 5000) == 0);
+		}
+		GUEST_CHECK(dmab_ts_sync_reach(&g->sync, 2, 0, &cmd, STEP_MS) == 0);
+	}
+	if (cmd == CMD_DESTROY) {
+		/* FB_DETACH and DBUF_DESTROY of the buffer on screen: answered once it is off. */
+		uint64_t t = dmab_ts_now_ms();
+		GUEST_CHECK(dmab_client_buffer_destroy(b[0]) == 0);
+		GUEST_CHECK(dmab_ts_sync_reach(&g->sync, 3, dmab_ts_now_ms() - t, &cmd,
+			STEP_MS) == 0);
+	}
+	dmab_client_destroy(client);
+	return 0;
+}
+
+struct running {
+	struct guest g;
+	pid_t pid;
+	uint64_t domid;
+};
+
+static bool start(struct running *r, struct dmab_test_server *s, const struct gspec *spec,
+		uint32_t picture)
+{
+	r->g = (struct guest){ .server = s, .spec = spec, .picture = picture };
+	if (dmab_ts_sync_open(&r->g.sync))
+		return false;
+	r->pid = dmab_ts_guest(guest_main, &r->g);
+	dmab_ts_sync_parent(&r->g.sync);
+	uint32_t step;
+	if (dmab_ts_sync_wait(&r->g.sync, &step, &r->domid, STEP_MS) || step != 1) {
+		fprintf(stderr, "guest %s did not come up\n", spec->uid);
+		failures++;
+		return false;
+	}
+	return true;
+}
+
+static void finish(struct running *r)
+{
+	dmab_ts_sync_go(&r->g.sync, CMD_END);
+	CHECK(dmab_ts_guest_wait(r->pid, 20000) == 0);
+	dmab_ts_sync_close(&r->g.sync);
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+/* Connector 0 of domid: how the display shows it, and its first buffer's import path. */
+static void how_shown(struct dmab_test_server *s, uint64_t domid, char *display, size_t dlen,
+		char *import, size_t ilen)
+{
+	json_object *g = dmab_ts_guest_status(s, (unsigned int)domid, 0);
+	json_object *conns = get(g, "connectors"), *bufs = get(g, "buffers");
+	json_object *c = conns ? json_object_array_get_idx(conns, 0) : NULL;
+	json_object *b = bufs ? json_object_array_get_idx(bufs, 0) : NULL;
+	snprintf(display, dlen, "%s", c && get(c, "display") ?
+		json_object_get_string(get(c, "display")) : "?");
+	snprintf(import, ilen, "%s", b && get(b, "import") ?
+		json_object_get_string(get(b, "import")) : "?");
+	if (g)
+		json_object_put(g);
+}
+
+struct scene {
+	const struct gspec *specs;
+	const uint32_t *pictures;
+	size_t n;
+};
+
+/* The screen as the display made it: each guest's picture where it is in front. */
+static uint64_t check_scene(const uint8_t *rgba, uint32_t width, uint32_t height, void *data)
+{
+	const struct scene *sc = data;
+	uint64_t bad = 0;
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct gspec *sp = &sc->specs[i];
+		/* Later guests are in front (z from the configuration): check what is visible. */
+		for (uint32_t y = 0; y < sp->height; y++) {
+			for (uint32_t x = 0; x < sp->width; x++) {
+				uint32_t sx = (uint32_t)sp->x + x, sy = (uint32_t)sp->y + y;
+				bool covered = false;
+				for (size_t j = i + 1; j < sc->n && !covered; j++) {
+					const struct gspec *o = &sc->specs[j];
+					covered = (int32_t)sx >= o->x && (int32_t)sy >= o->y &&
+						sx < (uint32_t)o->x + o->width &&
+						sy < (uint32_t)o->y + o->height;
+				}
+				if (covered || sx >= width || sy >= height)
+					continue;
+				uint32_t want = dmab_ts_format_expect(sp->fourcc, sc->pictures[i], x, y) |
+					0xff000000u;
+				const uint8_t *p = rgba + ((size_t)sy * width + sx) * 4;
+				uint32_t got = 0xff000000u | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+				if (got != want) {
+					if (!bad)
+						fprintf(stderr, "%s at %u,%u: 0x%08x, expected 0x%08x\n",
+							sp->uid, sx, sy, got, want);
+					bad++;
+				}
+			}
+		}
+	}
+	return bad;
+}
+
+static uint64_t shot_scene(struct dmab_test_server *s, const char *screen,
+		const struct scene *sc)
+{
+	char target[64];
+	snprintf(target, sizeof(target), "screen:%s", screen);
+	return dmab_ts_shot_until(s, target, check_scene, (void *)sc, SHOW_MS);
+}
+
+/* The first screen's name and whether screenshots come from the display. */
+static bool screen_name(struct dmab_test_server *s, char *name, size_t len)
+{
+	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"status\"}", -1);
+	json_object *screens = get(get(r, "output"), "screens");
+	json_object *first = screens ? json_object_array_get_idx(screens, 0) : NULL;
+	bool ok = first && get(first, "name");
+	if (ok)
+		snprintf(name, len, "%s", json_object_get_string(get(first, "name")));
+	if (r)
+		json_object_put(r);
+	return ok;
+}
+
+static const struct gspec specs[] = {
+	{ "heap0", 320, 240, DRM_FORMAT_XRGB8888, false, false, 0, 0 },
+	{ "plain0", 256, 192, DRM_FORMAT_XRGB8888, false, true, 200, 150 },
+	{ "bealloc0", 200, 160, DRM_FORMAT_RGB565, true, false, 380, 60 },
+	{ "heap1", 160, 120, DRM_FORMAT_XRGB8888, false, false, 500, 300 },
+};
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+static const char config_fmt[] =
+	"[server]\noutput = drm\n[drm]\ndevice = %s\n"
+	"[connector.heap0]\nx = 0\ny = 0\nz = 1\n"
+	"[connector.plain0]\nx = 200\ny = 150\nz = 2\n"
+	"[connector.bealloc0]\nx = 380\ny = 60\nz = 3\n"
+	"[connector.heap1]\nx = 500\ny = 300\nz = 4\n";
+
+int main(void)
+{
+	if (!find_vkms()) {
+		fprintf(stderr, "no vkms device: this test runs in the VM tier\n");
+		return 77;
+	}
+	if (access("/dev/dma_heap/system", R_OK) || access("/dev/udmabuf", R_OK)) {
+		fprintf(stderr, "no dma-buf heap or udmabuf: this test runs in the VM tier\n");
+		return 77;
+	}
+	char config[512];
+	snprintf(config, sizeof(config), config_fmt, card);
+	struct dmab_test_server s;
+	if (dmab_ts_start(&s, config, NULL))
+		return 1;
+	char screen[64] = "";
+	CHECK(screen_name(&s, screen, sizeof(screen)));
+	fprintf(stderr, "%s: screen %s\n", card, screen);
+
+	struct running r[NSPECS];
+	uint32_t pictures[NSPECS];
+	size_t started = 0;
+	for (; started < NSPECS; started++) {
+		pictures[started] = 10 + (uint32_t)started;
+		if (!start(&r[started], &s, &specs[started], pictures[started]))
+			break;
+	}
+	if (started == NSPECS) {
+		/* Every guest where it belongs, in z order, as the display made it. */
+		struct scene sc = { specs, pictures, NSPECS };
+		uint64_t bad = shot_scene(&s, screen, &sc);
+		fprintf(stderr, "the display's own picture: %" PRIu64 " pixels wrong\n", bad);
+		CHECK(bad == 0);
+
+		char display[128], import[32];
+		for (size_t i = 0; i < NSPECS; i++) {
+			how_shown(&s, r[i].domid, display, sizeof(display), import, sizeof(import));
+			fprintf(stderr, "%s: %s, %s\n", specs[i].uid, import, display);
+		}
+		/* A heap dma-buf is the guest's own pages, scanned out. */
+		how_shown(&s, r[0].domid, display, sizeof(display), import, sizeof(import));
+		CHECK(!strcmp(import, "zero-copy"));
+		/* A udmabuf imports, but vkms cannot vmap it: composed, and status says why. */
+		how_shown(&s, r[1].domid, display, sizeof(display), import, sizeof(import));
+		CHECK(!strcmp(import, "zero-copy"));
+		CHECK(strcmp(display, "direct") != 0);
+		how_shown(&s, r[2].domid, display, sizeof(display), import, sizeof(import));
+		CHECK(!strcmp(import, "be-alloc"));
+
+		/* Flips paced by vkms's vblank: about 60 a second. */
+		dmab_ts_sync_go(&r[0].g.sync, CMD_FLIPS);
+		uint32_t step;
+		uint64_t value;
+		CHECK(dmab_ts_sync_wait(&r[0].g.sync, &step, &value, STEP_MS) == 0 && step == 2);
+		char id[32];
+		snprintf(id, sizeof(id), "%" PRIu64 "/0/0", r[0].domid);
+		json_object *st = dmab_ts_connector_stats(&s, id);
+		double fps = st ? json_object_get_double(get(st, "fps")) : 0;
+		int64_t frames = st ? json_object_get_int64(get(st, "frames")) : 0;
+		fprintf(stderr, "flipping: %" PRId64 " frames, %.1f fps\n", frames, fps);
+		CHECK(fps > 20 && fps < 65);
+		if (st)
+			json_object_put(st);
+
+		/* The buffer on screen destroyed: answered once the display let go of it. */
+		dmab_ts_sync_go(&r[0].g.sync, CMD_DESTROY);
+		CHECK(dmab_ts_sync_wait(&r[0].g.sync, &step, &value, STEP_MS) == 0 && step == 3);
+		fprintf(stderr, "destroying the buffer on screen took %" PRIu64 " ms\n", value);
+		/* Answered after the display let go: its place is black from then on. */
+		uint8_t *rgba;
+		uint32_t w, h;
+		char target[80];
+		snprintf(target, sizeof(target), "screen:%s", screen);
+		CHECK(dmab_ts_screenshot(&s, target, &rgba, &w, &h) == 0);
+		if (rgba) {
+			CHECK(dmab_ts_check_black(rgba, w, 0, 0, 200, 60) == 0);
+			free(rgba);
+		}
+	}
+	for (size_t i = 0; i < started; i++)
+		finish(&r[i]);
+	CHECK(dmab_ts_stop(&s) == 0);
+	fprintf(stderr, "%d failures\n", failures);
+	return failures ? 1 : 0;
+}
