@@ -19,6 +19,7 @@
 #include "protocol/xenstore.h"
 #include "server/config.h"
 #include "server/copier.h"
+#include "server/scheduler.h"
 #include "output/output.h"
 #include "output/swapchain.h"
 #include "server/stats.h"
@@ -119,8 +120,7 @@ struct dmab_connector {
 	uint64_t seq;                   /* of the last content attached */
 	struct dmab_flip flips[DMAB_CONN_FLIPS];
 	unsigned int nflips;
-	struct wl_list busy_link;       /* dmab_server.busy, while busy */
-	bool busy;                      /* requests wait for a turn */
+	struct dmab_task task;          /* its turns at requests waiting in the ring */
 	struct dmab_stats stats;
 };
 
@@ -209,9 +209,6 @@ struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
 		domid_t domid, uint32_t devid, unsigned int index, const char *unique_id);
 
 /* connector.c */
-
-/** One turn at the connector's requests (dmab_server_schedule() gives turns). */
-void dmab_connector_process(struct dmab_connector *conn);
 
 int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		const struct dmab_xs_connector_transport *transport,

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "server/frontend.h"
 #include "output/headless/headless.h"
 #include "server/layout.h"
+#include "server/scheduler.h"
 #include "server/server.h"
 #ifdef DMAB_HAVE_XEN
 #include "hv/xen.h"
@@ -94,45 +94,6 @@ void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domi
 	wl_list_insert(server->releases.prev, &r->link);
 	if (release_poll(server, r, false) == 0)
 		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
-}
-
-static void wake(struct dmab_server *server)
-{
-	uint64_t one = 1;
-	if (write(server->work_fd, &one, sizeof(one)) < 0)
-		dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule work");
-}
-
-void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy)
-{
-	if (*busy)
-		return;
-	*busy = true;
-	bool was_empty = wl_list_empty(&server->busy);
-	wl_list_insert(server->busy.prev, busy_link);
-	if (was_empty)
-		wake(server);
-}
-
-static int handle_work(int fd, uint32_t mask, void *data)
-{
-	struct dmab_server *server = data;
-	uint64_t count;
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		return 0;
-	/* This round's connectors; a turn that leaves work queues for the next. */
-	struct wl_list round;
-	wl_list_init(&round);
-	wl_list_insert_list(&round, &server->busy);
-	wl_list_init(&server->busy);
-	while (!wl_list_empty(&round)) {
-		struct dmab_connector *conn = wl_container_of(round.next, conn, busy_link);
-		wl_list_remove(&conn->busy_link);
-		wl_list_init(&conn->busy_link);
-		conn->busy = false;
-		dmab_connector_process(conn);
-	}
-	return 0;
 }
 
 static int handle_hv(int fd, uint32_t mask, void *data)
@@ -234,17 +195,13 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	server->started_ns = dmab_now_ns();
 	wl_list_init(&server->frontends);
 	wl_list_init(&server->releases);
-	wl_list_init(&server->busy);
 	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	server->guest_logs = dmab_guest_logs_create();
 
 	int ret = -ENOMEM;
 	server->release_timer = wl_event_loop_add_timer(loop, handle_release_timer, server);
-	if (server->work_fd >= 0)
-		server->work_source = wl_event_loop_add_fd(loop, server->work_fd,
-			WL_EVENT_READABLE, handle_work, server);
-	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source ||
+	server->scheduler = dmab_scheduler_create(loop);
+	if (server->placeholder_fd < 0 || !server->release_timer || !server->scheduler ||
 			!server->guest_logs)
 		goto err;
 	ret = open_hv(server);
@@ -323,10 +280,7 @@ void dmab_server_destroy(struct dmab_server *server)
 	dmab_hv_destroy(server->hv);
 	if (server->release_timer)
 		wl_event_source_remove(server->release_timer);
-	if (server->work_source)
-		wl_event_source_remove(server->work_source);
-	if (server->work_fd >= 0)
-		close(server->work_fd);
+	dmab_scheduler_destroy(server->scheduler);
 	if (server->placeholder_fd >= 0)
 		close(server->placeholder_fd);
 	dmab_ratelimit_table_destroy(server->guest_logs);

@@ -11,6 +11,7 @@
 #include "output/output.h"
 
 struct dmab_control;
+struct dmab_scheduler;
 
 struct dmab_server {
 	struct wl_event_loop *loop;
@@ -25,13 +26,7 @@ struct dmab_server {
 	struct dmab_copier *copier;     /* the copy path's workers */
 	struct wl_list frontends;       /* struct dmab_frontend.link */
 	struct wl_list releases;        /* struct dmab_release.link */
-	/*
-	 * Connectors with requests waiting for their turn. Each gets one
-	 * bounded turn per loop iteration, beside every other ready source.
-	 */
-	struct wl_list busy;            /* struct dmab_connector.busy_link */
-	int work_fd;                    /* eventfd: busy is not empty */
-	struct wl_event_source *work_source;
+	struct dmab_scheduler *scheduler; /* turns for connectors with requests waiting */
 	struct wl_event_source *release_timer;
 	int placeholder_fd;             /* /dev/null, to hold fd numbers */
 	struct dmab_control *control;
@@ -54,9 +49,6 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
  * the release timeout.
  */
 void dmab_server_destroy(struct dmab_server *server);
-
-/** Give conn a turn at its requests in the next loop iteration. */
-void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy);
 
 /** Re-read the configuration file: layout and limits apply at once. */
 int dmab_server_reload(struct dmab_server *server);
