@@ -20,6 +20,7 @@
 #include "protocol/pgdir.h"
 #include "protocol/status.h"
 #include "server/frontend.h"
+#include "server/release.h"
 #include "server/server.h"
 
 const char *dmab_import_name(enum dmab_import import)
@@ -134,7 +135,7 @@ static void dbuf_release(struct dmab_dbuf *dbuf)
 	case DMAB_IMPORT_ZERO_COPY:
 		/* The display's reference first, then ours, then wait for the rest. */
 		dmab_obuf_destroy(dbuf->obuf);
-		dmab_server_release_export(server, dbuf->export_fd, fe->domid,
+		dmab_release_export(server->release, dbuf->export_fd, fe->domid,
 			handle_released, dbuf);
 		return;
 	case DMAB_IMPORT_COPY:
@@ -338,7 +339,7 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 			} else {
 				fe_log_rl(fe, DMAB_LOG_INFO, "the display cannot take the guest's dma-buf "
 					"(%s): copying", dmab_strerror(ret));
-				dmab_server_release_export(server, fd, fe->domid, NULL, NULL);
+				dmab_release_export(server->release, fd, fe->domid, NULL, NULL);
 				ret = -EOPNOTSUPP;
 			}
 		}

@@ -11,6 +11,7 @@
 #include "output/output.h"
 
 struct dmab_control;
+struct dmab_release;
 struct dmab_scheduler;
 
 struct dmab_server {
@@ -25,10 +26,8 @@ struct dmab_server {
 	struct dmab_output *output;
 	struct dmab_copier *copier;     /* the copy path's workers */
 	struct wl_list frontends;       /* struct dmab_frontend.link */
-	struct wl_list releases;        /* struct dmab_release.link */
 	struct dmab_scheduler *scheduler; /* turns for connectors with requests waiting */
-	struct wl_event_source *release_timer;
-	int placeholder_fd;             /* /dev/null, to hold fd numbers */
+	struct dmab_release *release;   /* exports handed back, until the hypervisor lets go */
 	struct dmab_control *control;
 	struct dmab_ratelimit_table *guest_logs;  /* see dmab_guest_log_limit() */
 	uint64_t started_ns;
@@ -52,16 +51,5 @@ void dmab_server_destroy(struct dmab_server *server);
 
 /** Re-read the configuration file: layout and limits apply at once. */
 int dmab_server_reload(struct dmab_server *server);
-
-/**
- * Hand a dma-buf exported from grants back: close it (keeping its number
- * reserved, since the hypervisor finds it by number), then wait without
- * blocking until the hypervisor says every user let go, at most the
- * release timeout. done runs once with 0 or -ETIMEDOUT (may be NULL).
- * Takes fd.
- */
-void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domid,
-		void (*done)(void *data, int status), void *data);
-
 
 #endif
