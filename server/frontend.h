@@ -19,6 +19,7 @@
 #include "protocol/xenstore.h"
 #include "server/config.h"
 #include "server/copier.h"
+#include "server/guest-log.h"
 #include "server/scheduler.h"
 #include "output/output.h"
 #include "output/swapchain.h"
@@ -157,39 +158,20 @@ struct dmab_frontend {
 	uint64_t tokens_ns;
 };
 
-/*
- * Lines a guest can cause are limited per guest (domid), not per device
- * or connection: a guest that makes its device come and go gets no fresh
- * budget each time. One limit per class, so that its mistakes do not hide
- * its devices coming and going.
- */
-enum dmab_guest_log {
-	DMAB_GUEST_LOG_WARN,            /* what it did wrong */
-	DMAB_GUEST_LOG_LIFE,            /* its devices coming, connecting, going */
-	DMAB_GUEST_LOG_DEBUG,           /* the steps it made us take */
-	DMAB_GUEST_LOG_CLASSES,
-};
-
+/* Log lines about a guest; those it can cause are limited (server/guest-log.h). */
 #define fe_log(fe, level, fmt, ...) \
 	dmab_log(level, "dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
 #define fe_log_class(fe, class, level, fmt, ...) \
-	dmab_log_ratelimited(dmab_guest_log_limit((fe)->server, (fe)->domid, class), level, \
-		"dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
+	dmab_log_ratelimited(dmab_guest_log_limit((fe)->server->guest_logs, (fe)->domid, \
+		class), level, "dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
 #define fe_log_rl(fe, level, fmt, ...) \
 	fe_log_class(fe, DMAB_GUEST_LOG_WARN, level, fmt, ##__VA_ARGS__)
 #define conn_log_rl(conn, level, fmt, ...) \
-	dmab_log_ratelimited(dmab_guest_log_limit((conn)->fe->server, (conn)->fe->domid, \
-		DMAB_GUEST_LOG_WARN), level, "dom%u/vdispl%u/%u: " fmt, \
+	dmab_log_ratelimited(dmab_guest_log_limit((conn)->fe->server->guest_logs, \
+		(conn)->fe->domid, DMAB_GUEST_LOG_WARN), level, "dom%u/vdispl%u/%u: " fmt, \
 		(conn)->fe->domid, (conn)->fe->devid, (conn)->index, ##__VA_ARGS__)
 
 /* frontend.c */
-
-/** The limits of dmab_guest_log_limit(), for dmab_server.guest_logs; NULL without memory. */
-struct dmab_ratelimit_table *dmab_guest_logs_create(void);
-
-/** The limit of a class of lines about guest domid (never NULL). */
-struct dmab_ratelimit *dmab_guest_log_limit(struct dmab_server *server, domid_t domid,
-		enum dmab_guest_log class);
 
 /** Look at a change under the backend root: create, step or remove devices. */
 void dmab_frontend_root_changed(struct dmab_server *server, const char *path);

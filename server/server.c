@@ -12,6 +12,7 @@
 #include "server/control.h"
 #include "server/copier.h"
 #include "server/frontend.h"
+#include "server/guest-log.h"
 #include "output/headless/headless.h"
 #include "server/layout.h"
 #include "server/release.h"
