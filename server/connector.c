@@ -51,6 +51,16 @@ static bool take_token(struct dmab_frontend *fe)
 	return true;
 }
 
+/*
+ * The guest broke the ring protocol: its device is torn down from the
+ * event loop, not under our feet, and nothing of it is handled any more.
+ */
+static void broken(struct dmab_connector *conn, const char *reason)
+{
+	struct dmab_connector_broken_event event = { .conn = conn, .reason = reason };
+	wl_signal_emit(&conn->events.broken, &event);
+}
+
 /* ---- what the connector shows ---- */
 
 /* The guest hears of every flip, in order, once its frame or a later one is on screen. */
@@ -70,7 +80,7 @@ static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t wh
 			conn_log_rl(conn, DMAB_LOG_WARN, "event page full: the guest does not consume "
 				"events (%" PRIu64 " dropped)", conn->stats.events_dropped);
 		} else if (ret) {
-			dmab_frontend_fail(fe, "its event page's consumer index is impossible");
+			broken(conn, "its event page's consumer index is impossible");
 		} else {
 			dmab_hv_evtchn_notify(conn->evt_chn);
 		}
@@ -368,7 +378,7 @@ static void handle_turn(struct dmab_task *task)
 		struct xendispl_req req;
 		int ret = dmab_req_ring_get(&conn->req, &req);
 		if (ret < 0) {
-			dmab_frontend_fail(fe, "its request ring's producer ran past the ring");
+			broken(conn, "its request ring's producer ran past the ring");
 			return;
 		}
 		if (ret == 0) {
@@ -405,6 +415,7 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 	conn->fe = fe;
 	conn->index = index;
 	dmab_task_init(&conn->task, handle_turn);
+	wl_signal_init(&conn->events.broken);
 	conn->width = fe->config.connectors[index].width;
 	conn->height = fe->config.connectors[index].height;
 	memcpy(conn->unique_id, fe->config.connectors[index].unique_id, sizeof(conn->unique_id));

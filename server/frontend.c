@@ -70,6 +70,7 @@ static void disconnect(struct dmab_frontend *fe)
 	/* Off the display first, then the buffers it showed, then the rings. */
 	for (unsigned int i = 0; i < fe->nconns; i++) {
 		dmab_buffers_forget_connector(fe, fe->conns[i]);
+		wl_list_remove(&fe->conn_broken[i].link);
 		dmab_connector_destroy(fe->conns[i]);
 		fe->conns[i] = NULL;
 	}
@@ -79,6 +80,8 @@ static void disconnect(struct dmab_frontend *fe)
 		fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "disconnected");
 	fe->connected = false;
 }
+
+static void handle_conn_broken(struct wl_listener *listener, void *data);
 
 static int do_connect(struct dmab_frontend *fe)
 {
@@ -114,6 +117,8 @@ static int do_connect(struct dmab_frontend *fe)
 			disconnect(fe);
 			return ret;
 		}
+		fe->conn_broken[i].notify = handle_conn_broken;
+		wl_signal_add(&fe->conns[i]->events.broken, &fe->conn_broken[i]);
 		fe->nconns++;
 	}
 	fe->connected = true;
@@ -229,13 +234,22 @@ static void handle_state_watch(void *data, const char *path)
 	schedule_step(data);
 }
 
-void dmab_frontend_fail(struct dmab_frontend *fe, const char *why)
+/*
+ * A connector's guest broke the protocol in a way that ends its
+ * connection: nothing of it is handled any more (its connectors look at
+ * failed), and it is torn down (Closing) from the event loop, not under
+ * the connector's feet.
+ */
+static void handle_conn_broken(struct wl_listener *listener, void *data)
 {
+	const struct dmab_connector_broken_event *event = data;
+	struct dmab_frontend *fe = event->conn->fe;
 	if (fe->failed)
 		return;
 	fe->failed = true;
 	/* Its mistakes so far may have used up the warnings: this one is its going. */
-	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_WARN, "dropping the connection: %s", why);
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_WARN, "dropping the connection: %s",
+		event->reason);
 	write_state(fe, XenbusStateClosing, false);
 	schedule_step(fe);
 }

@@ -87,6 +87,12 @@ struct dmab_flip {
 	uint64_t requested_ns;
 };
 
+/** Why a connector's guest is dropped: dmab_connector.events.broken. */
+struct dmab_connector_broken_event {
+	struct dmab_connector *conn;
+	const char *reason;
+};
+
 struct dmab_connector {
 	struct dmab_frontend *fe;
 	unsigned int index;
@@ -123,6 +129,13 @@ struct dmab_connector {
 	unsigned int nflips;
 	struct dmab_task task;          /* its turns at requests waiting in the ring */
 	struct dmab_stats stats;
+	struct {
+		/*
+		 * struct dmab_connector_broken_event *: the guest broke the ring
+		 * protocol in a way that ends its connection.
+		 */
+		struct wl_signal broken;
+	} events;
 };
 
 struct dmab_frontend {
@@ -141,6 +154,7 @@ struct dmab_frontend {
 	struct dmab_xs_config config;
 	unsigned int version;
 	struct dmab_connector *conns[DMAB_XS_CONNECTORS_MAX];
+	struct wl_listener conn_broken[DMAB_XS_CONNECTORS_MAX];  /* on conns[i]->events */
 	unsigned int nconns;
 	bool connected;
 	bool failed;                    /* broke the protocol: torn down at the next step */
@@ -178,13 +192,6 @@ void dmab_frontend_root_changed(struct dmab_server *server, const char *path);
 
 /** Tear a device down as for Closing and forget it (shutdown). */
 void dmab_frontend_destroy(struct dmab_frontend *fe);
-
-/**
- * A guest broke the protocol in a way that ends its connection: nothing of
- * it is handled any more, and it is torn down (Closing) from the event
- * loop, not under the caller's feet.
- */
-void dmab_frontend_fail(struct dmab_frontend *fe, const char *why);
 
 /** Find a connector by domid/devid/index, or by unique-id when domid is DOMID_INVALID. */
 struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
