@@ -22,6 +22,13 @@
 #include "hv/xen.h"
 #endif
 
+static void handle_control_reload(struct wl_listener *listener, void *data)
+{
+	struct dmab_server *server = wl_container_of(listener, server, control_reload);
+	struct dmab_control_reload_event *event = data;
+	event->status = dmab_server_reload(server);
+}
+
 static int export_released(void *data, int fd)
 {
 	return dmab_hv_dmabuf_exp_wait_released(data, fd, 0);
@@ -163,6 +170,8 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	ret = dmab_control_create(server, &server->control);
 	if (ret)
 		goto err;
+	server->control_reload.notify = handle_control_reload;
+	wl_signal_add(&server->control->events.reload, &server->control_reload);
 
 	dmab_xs_backend_root(server->backend_root, sizeof(server->backend_root),
 		dmab_hv_domid(server->hv));
@@ -197,6 +206,8 @@ void dmab_server_destroy(struct dmab_server *server)
 	/* Buffers still leaving the display get their time, before the hypervisor goes. */
 	dmab_release_destroy(server->release);
 
+	if (server->control)
+		wl_list_remove(&server->control_reload.link);
 	dmab_control_destroy(server->control);
 	dmab_copier_destroy(server->copier);
 	if (server->hv_source)

@@ -29,6 +29,7 @@ struct dmab_server {
 	struct dmab_scheduler *scheduler; /* turns for connectors with requests waiting */
 	struct dmab_release *release;   /* exports handed back, until the hypervisor lets go */
 	struct dmab_control *control;
+	struct wl_listener control_reload;
 	struct dmab_ratelimit_table *guest_logs;  /* server/guest-log.h */
 	uint64_t started_ns;
 	bool stopping;
