@@ -421,18 +421,3 @@ void dmab_frontend_destroy(struct dmab_frontend *fe)
 		write_state(fe, XenbusStateClosing, false);
 	frontend_free(fe);
 }
-
-struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
-		domid_t domid, uint32_t devid, unsigned int index, const char *unique_id)
-{
-	struct dmab_frontend *fe;
-	wl_list_for_each(fe, &server->frontends, link) {
-		for (unsigned int i = 0; i < fe->nconns; i++) {
-			struct dmab_connector *c = fe->conns[i];
-			if (domid == DOMID_INVALID ? !strcmp(c->unique_id, unique_id) :
-					(fe->domid == domid && fe->devid == devid && i == index))
-				return c;
-		}
-	}
-	return NULL;
-}

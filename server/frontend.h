@@ -193,10 +193,6 @@ void dmab_frontend_root_changed(struct dmab_server *server, const char *path);
 /** Tear a device down as for Closing and forget it (shutdown). */
 void dmab_frontend_destroy(struct dmab_frontend *fe);
 
-/** Find a connector by domid/devid/index, or by unique-id when domid is DOMID_INVALID. */
-struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
-		domid_t domid, uint32_t devid, unsigned int index, const char *unique_id);
-
 /* connector.c */
 
 int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,

@@ -196,7 +196,6 @@ void dmab_server_destroy(struct dmab_server *server)
 {
 	if (!server)
 		return;
-	server->stopping = true;
 	dmab_hv_watch_remove(server->root_watch);
 	server->root_watch = NULL;
 	struct dmab_frontend *fe, *tmp;

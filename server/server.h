@@ -32,7 +32,6 @@ struct dmab_server {
 	struct wl_listener control_reload;
 	struct dmab_ratelimit_table *guest_logs;  /* server/guest-log.h */
 	uint64_t started_ns;
-	bool stopping;
 };
 
 /**
