@@ -9,6 +9,12 @@
  * Teardown runs in one order whatever the cause: off the display, then the
  * framebuffers, then the buffer is handed back (close + wait released,
  * unmap, or end the grants), and only then is the guest answered.
+ *
+ * The buffers are the device's, shared by its connectors: frontend.c sets
+ * them up with the device and releases them when it disconnects. Its
+ * connectors hand their buffer requests here; a deferred answer goes back
+ * through the connector that asked, and a framebuffer that goes is taken
+ * off every connector of the device.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +37,13 @@ const char *dmab_import_name(enum dmab_import import)
 	case DMAB_IMPORT_BE_ALLOC: return "be-alloc";
 	}
 	return "?";
+}
+
+void dmab_buffers_init(struct dmab_frontend *fe)
+{
+	wl_list_init(&fe->dbufs);
+	wl_list_init(&fe->releasing);
+	wl_list_init(&fe->fbs);
 }
 
 /* ---- page directories ---- */

@@ -272,9 +272,7 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	fe->server = server;
 	fe->domid = domid;
 	fe->devid = devid;
-	wl_list_init(&fe->dbufs);
-	wl_list_init(&fe->releasing);
-	wl_list_init(&fe->fbs);
+	dmab_buffers_init(fe);
 	wl_list_init(&fe->link);
 	dmab_xs_backend_dir(fe->be_path, sizeof(fe->be_path), dmab_hv_domid(server->hv),
 		domid, devid);

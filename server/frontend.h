@@ -204,7 +204,10 @@ void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op
 /** Take fb off the connector if it shows it or is about to (FB_DETACH, DBUF_DESTROY). */
 void dmab_connector_unshow(struct dmab_connector *conn, struct dmab_fb *fb);
 
-/* buffer.c */
+/* buffer.c: the device's buffers, set up and released by frontend.c */
+
+/** No buffers yet: for a new frontend. */
+void dmab_buffers_init(struct dmab_frontend *fe);
 
 /** Handle a buffer request; returns a status, or 1 when the answer is deferred. */
 int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd);
