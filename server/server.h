@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * dmabridged's composition root. main.c creates the server; the server
+ * creates the hypervisor, the output, the copier, the scheduler, the
+ * release of exports, the guest log limits and the control socket, hands
+ * them down, and creates a device (frontend.c) for each that appears under
+ * its backend root. Nothing it creates calls back into it: it listens
+ * (the control socket's reload) instead.
+ */
 #ifndef DMAB_SERVER_SERVER_H
 #define DMAB_SERVER_SERVER_H
 
