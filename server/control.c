@@ -534,6 +534,14 @@ static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl
 	return r;
 }
 
+/* The configuration is read again by whoever listens: the server. */
+static json_object *cmd_reload(struct dmab_control *control)
+{
+	struct dmab_control_reload_event event = { .status = -ENOSYS };
+	wl_signal_emit(&control->events.reload, &event);
+	return event.status ? error("reload failed: see the log") : json_object_new_object();
+}
+
 /* Handle the first request line of client: one turn. false when client is gone. */
 static bool serve_one(struct client *client)
 {
@@ -569,13 +577,9 @@ static bool serve_one(struct client *client)
 			r = cmd_layout(server, &req.layout);
 			break;
 		case DMAB_CTL_RELOAD:
-		default: {
-			struct dmab_control_reload_event event = { .status = -ENOSYS };
-			wl_signal_emit(&control->events.reload, &event);
-			r = event.status ? error("reload failed: see the log") :
-				json_object_new_object();
+		default:
+			r = cmd_reload(control);
 			break;
-		}
 		}
 	}
 	return client_answer(client, r);
