@@ -9,6 +9,12 @@
  * Teardown runs in one order whatever the cause: off the display, then the
  * framebuffers, then the buffer is handed back (close + wait released,
  * unmap, or end the grants), and only then is the guest answered.
+ *
+ * The buffers are the device's, shared by its connectors: frontend.c sets
+ * them up with the device and releases them when it disconnects. Its
+ * connectors hand their buffer requests here; a deferred answer goes back
+ * through the connector that asked, and a framebuffer that goes is taken
+ * off every connector of the device.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +26,7 @@
 #include "protocol/pgdir.h"
 #include "protocol/status.h"
 #include "server/frontend.h"
+#include "server/release.h"
 #include "server/server.h"
 
 const char *dmab_import_name(enum dmab_import import)
@@ -30,6 +37,13 @@ const char *dmab_import_name(enum dmab_import import)
 	case DMAB_IMPORT_BE_ALLOC: return "be-alloc";
 	}
 	return "?";
+}
+
+void dmab_buffers_init(struct dmab_frontend *fe)
+{
+	wl_list_init(&fe->dbufs);
+	wl_list_init(&fe->releasing);
+	wl_list_init(&fe->fbs);
 }
 
 /* ---- page directories ---- */
@@ -134,7 +148,7 @@ static void dbuf_release(struct dmab_dbuf *dbuf)
 	case DMAB_IMPORT_ZERO_COPY:
 		/* The display's reference first, then ours, then wait for the rest. */
 		dmab_obuf_destroy(dbuf->obuf);
-		dmab_server_release_export(server, dbuf->export_fd, fe->domid,
+		dmab_release_export(server->release, dbuf->export_fd, fe->domid,
 			handle_released, dbuf);
 		return;
 	case DMAB_IMPORT_COPY:
@@ -338,7 +352,7 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 			} else {
 				fe_log_rl(fe, DMAB_LOG_INFO, "the display cannot take the guest's dma-buf "
 					"(%s): copying", dmab_strerror(ret));
-				dmab_server_release_export(server, fd, fe->domid, NULL, NULL);
+				dmab_release_export(server->release, fd, fe->domid, NULL, NULL);
 				ret = -EOPNOTSUPP;
 			}
 		}

@@ -16,6 +16,7 @@
 #include "protocol/status.h"
 #include "server/frontend.h"
 #include "server/layout.h"
+#include "server/scheduler.h"
 #include "server/server.h"
 
 /* Requests taken per wake-up before other guests get their turn. */
@@ -50,6 +51,16 @@ static bool take_token(struct dmab_frontend *fe)
 	return true;
 }
 
+/*
+ * The guest broke the ring protocol: its device is torn down from the
+ * event loop, not under our feet, and nothing of it is handled any more.
+ */
+static void broken(struct dmab_connector *conn, const char *reason)
+{
+	struct dmab_connector_broken_event event = { .conn = conn, .reason = reason };
+	wl_signal_emit(&conn->events.broken, &event);
+}
+
 /* ---- what the connector shows ---- */
 
 /* The guest hears of every flip, in order, once its frame or a later one is on screen. */
@@ -69,7 +80,7 @@ static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t wh
 			conn_log_rl(conn, DMAB_LOG_WARN, "event page full: the guest does not consume "
 				"events (%" PRIu64 " dropped)", conn->stats.events_dropped);
 		} else if (ret) {
-			dmab_frontend_fail(fe, "its event page's consumer index is impossible");
+			broken(conn, "its event page's consumer index is impossible");
 		} else {
 			dmab_hv_evtchn_notify(conn->evt_chn);
 		}
@@ -356,8 +367,10 @@ static void handle_request(struct dmab_connector *conn, const struct xendispl_re
 	dmab_connector_respond(conn, cmd.id, cmd.op, status, edid_sz);
 }
 
-void dmab_connector_process(struct dmab_connector *conn)
+/* One turn at the connector's requests: at most REQUEST_BUDGET of them. */
+static void handle_turn(struct dmab_task *task)
 {
+	struct dmab_connector *conn = wl_container_of(task, conn, task);
 	struct dmab_frontend *fe = conn->fe;
 	for (int n = 0; n < REQUEST_BUDGET; n++) {
 		if (fe->failed)
@@ -365,7 +378,7 @@ void dmab_connector_process(struct dmab_connector *conn)
 		struct xendispl_req req;
 		int ret = dmab_req_ring_get(&conn->req, &req);
 		if (ret < 0) {
-			dmab_frontend_fail(fe, "its request ring's producer ran past the ring");
+			broken(conn, "its request ring's producer ran past the ring");
 			return;
 		}
 		if (ret == 0) {
@@ -376,14 +389,14 @@ void dmab_connector_process(struct dmab_connector *conn)
 		handle_request(conn, &req);
 	}
 	/* More waiting: take it after everyone else had a turn. */
-	dmab_server_schedule(fe->server, &conn->busy_link, &conn->busy);
+	dmab_scheduler_queue(fe->server->scheduler, &conn->task);
 }
 
 static void handle_req_event(void *data)
 {
 	/* A turn comes in the next loop iteration, one per connector however many notifications. */
 	struct dmab_connector *conn = data;
-	dmab_server_schedule(conn->fe->server, &conn->busy_link, &conn->busy);
+	dmab_scheduler_queue(conn->fe->server->scheduler, &conn->task);
 }
 
 static void handle_evt_event(void *data)
@@ -401,6 +414,8 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		return -ENOMEM;
 	conn->fe = fe;
 	conn->index = index;
+	dmab_task_init(&conn->task, handle_turn);
+	wl_signal_init(&conn->events.broken);
 	conn->width = fe->config.connectors[index].width;
 	conn->height = fe->config.connectors[index].height;
 	memcpy(conn->unique_id, fe->config.connectors[index].unique_id, sizeof(conn->unique_id));
@@ -437,7 +452,7 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 	wl_signal_add(&conn->view->events.present, &conn->view_present);
 	*out = conn;
 	/* Requests sent before we bound the channel have no notification. */
-	dmab_server_schedule(server, &conn->busy_link, &conn->busy);
+	dmab_scheduler_queue(server->scheduler, &conn->task);
 	return 0;
 err:
 	dmab_connector_destroy(conn);
@@ -459,8 +474,7 @@ void dmab_connector_destroy(struct dmab_connector *conn)
 		dmab_view_destroy(conn->view);
 	}
 	dmab_swapchain_destroy(conn->shadows);
-	if (conn->busy)
-		wl_list_remove(&conn->busy_link);
+	dmab_task_finish(&conn->task);
 	dmab_hv_evtchn_close(conn->req_chn);
 	dmab_hv_evtchn_close(conn->evt_chn);
 	if (conn->req_page)

@@ -66,21 +66,6 @@ struct client {
 	char (*shot_layers)[CONNECTOR_ID_LEN];          /* each layer's connector */
 };
 
-struct dmab_control {
-	struct dmab_server *server;
-	char path[108];
-	int fd;
-	struct wl_event_source *source;
-	struct wl_list clients;
-	unsigned int nclients;
-	struct wl_list turns;           /* struct client.turn_link: a request each, next iteration */
-	int turn_fd;                    /* eventfd: turns is not empty */
-	struct wl_event_source *turn_source;
-	struct wl_event_source *idle_timer;
-	struct dmab_shots *shots;
-	struct dmab_ratelimit rl;       /* log lines a client can cause */
-};
-
 static void client_destroy(struct client *c)
 {
 	wl_event_source_remove(c->source);
@@ -603,6 +588,14 @@ static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl
 	return r;
 }
 
+/* The configuration is read again by whoever listens: the server. */
+static json_object *cmd_reload(struct dmab_control *control)
+{
+	struct dmab_control_reload_event event = { .status = -ENOSYS };
+	wl_signal_emit(&control->events.reload, &event);
+	return event.status ? error("reload failed: see the log") : json_object_new_object();
+}
+
 /* Handle the first request line of client: one turn. false when client is gone. */
 static bool serve_one(struct client *client)
 {
@@ -639,8 +632,7 @@ static bool serve_one(struct client *client)
 			break;
 		case DMAB_CTL_RELOAD:
 		default:
-			r = dmab_server_reload(server) ? error("reload failed: see the log") :
-				json_object_new_object();
+			r = cmd_reload(control);
 			break;
 		}
 	}
@@ -841,6 +833,7 @@ int dmab_control_create(struct dmab_server *server, struct dmab_control **out)
 	if (!control)
 		return -ENOMEM;
 	control->server = server;
+	wl_signal_init(&control->events.reload);
 	control->rl = (struct dmab_ratelimit){ .interval_ms = 5000, .burst = 20 };
 	wl_list_init(&control->clients);
 	wl_list_init(&control->turns);

@@ -14,36 +14,6 @@
 #include "server/frontend.h"
 #include "server/server.h"
 
-/*
- * Per guest and 5 s: 20 lines of each class but debug, 100 of those; over
- * all guests together ten times that. 256 guests are remembered (a domid
- * that has not logged for the longest makes room), more than the
- * simulator has and more than a host runs at once.
- */
-#define GUEST_LOG_INTERVAL_MS 5000
-#define GUEST_LOG_GUESTS 256
-
-struct dmab_ratelimit_table *dmab_guest_logs_create(void)
-{
-	static const struct dmab_ratelimit guest[DMAB_GUEST_LOG_CLASSES] = {
-		[DMAB_GUEST_LOG_WARN] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 20 },
-		[DMAB_GUEST_LOG_LIFE] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 20 },
-		[DMAB_GUEST_LOG_DEBUG] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 100 },
-	};
-	static const struct dmab_ratelimit all[DMAB_GUEST_LOG_CLASSES] = {
-		[DMAB_GUEST_LOG_WARN] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 200 },
-		[DMAB_GUEST_LOG_LIFE] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 200 },
-		[DMAB_GUEST_LOG_DEBUG] = { .interval_ms = GUEST_LOG_INTERVAL_MS, .burst = 1000 },
-	};
-	return dmab_ratelimit_table_create(GUEST_LOG_GUESTS, DMAB_GUEST_LOG_CLASSES, guest, all);
-}
-
-struct dmab_ratelimit *dmab_guest_log_limit(struct dmab_server *server, domid_t domid,
-		enum dmab_guest_log class)
-{
-	return dmab_ratelimit_table_get(server->guest_logs, domid, class);
-}
-
 static int read_key(struct dmab_frontend *fe, const char *dir, const char *key,
 		char *value, size_t len)
 {
@@ -100,6 +70,7 @@ static void disconnect(struct dmab_frontend *fe)
 	/* Off the display first, then the buffers it showed, then the rings. */
 	for (unsigned int i = 0; i < fe->nconns; i++) {
 		dmab_buffers_forget_connector(fe, fe->conns[i]);
+		wl_list_remove(&fe->conn_broken[i].link);
 		dmab_connector_destroy(fe->conns[i]);
 		fe->conns[i] = NULL;
 	}
@@ -109,6 +80,8 @@ static void disconnect(struct dmab_frontend *fe)
 		fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_INFO, "disconnected");
 	fe->connected = false;
 }
+
+static void handle_conn_broken(struct wl_listener *listener, void *data);
 
 static int do_connect(struct dmab_frontend *fe)
 {
@@ -144,6 +117,8 @@ static int do_connect(struct dmab_frontend *fe)
 			disconnect(fe);
 			return ret;
 		}
+		fe->conn_broken[i].notify = handle_conn_broken;
+		wl_signal_add(&fe->conns[i]->events.broken, &fe->conn_broken[i]);
 		fe->nconns++;
 	}
 	fe->connected = true;
@@ -259,13 +234,22 @@ static void handle_state_watch(void *data, const char *path)
 	schedule_step(data);
 }
 
-void dmab_frontend_fail(struct dmab_frontend *fe, const char *why)
+/*
+ * A connector's guest broke the protocol in a way that ends its
+ * connection: nothing of it is handled any more (its connectors look at
+ * failed), and it is torn down (Closing) from the event loop, not under
+ * the connector's feet.
+ */
+static void handle_conn_broken(struct wl_listener *listener, void *data)
 {
+	const struct dmab_connector_broken_event *event = data;
+	struct dmab_frontend *fe = event->conn->fe;
 	if (fe->failed)
 		return;
 	fe->failed = true;
 	/* Its mistakes so far may have used up the warnings: this one is its going. */
-	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_WARN, "dropping the connection: %s", why);
+	fe_log_class(fe, DMAB_GUEST_LOG_LIFE, DMAB_LOG_WARN, "dropping the connection: %s",
+		event->reason);
 	write_state(fe, XenbusStateClosing, false);
 	schedule_step(fe);
 }
@@ -288,9 +272,7 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	fe->server = server;
 	fe->domid = domid;
 	fe->devid = devid;
-	wl_list_init(&fe->dbufs);
-	wl_list_init(&fe->releasing);
-	wl_list_init(&fe->fbs);
+	dmab_buffers_init(fe);
 	wl_list_init(&fe->link);
 	dmab_xs_backend_dir(fe->be_path, sizeof(fe->be_path), dmab_hv_domid(server->hv),
 		domid, devid);
@@ -309,7 +291,8 @@ static void create(struct dmab_server *server, domid_t domid, uint32_t devid)
 	dmab_xs_frontend_dir(expect, sizeof(expect), domid, devid);
 	if (dmab_xs_parse_domid("frontend-id", value, &owner, err, sizeof(err)) ||
 			owner != domid || strcmp(fe->fe_path, expect)) {
-		dmab_log_ratelimited(dmab_guest_log_limit(server, domid, DMAB_GUEST_LOG_WARN),
+		dmab_log_ratelimited(dmab_guest_log_limit(server->guest_logs, domid,
+			DMAB_GUEST_LOG_WARN),
 			DMAB_LOG_WARN, "backend/vdispl/%u/%u: frontend-id %s, frontend %s do not "
 			"name this device; ignored", domid, devid, value, fe->fe_path);
 		free(fe);
@@ -435,19 +418,4 @@ void dmab_frontend_destroy(struct dmab_frontend *fe)
 	if (fe->be_state != XenbusStateClosed && fe->be_state != XenbusStateUnknown)
 		write_state(fe, XenbusStateClosing, false);
 	frontend_free(fe);
-}
-
-struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
-		domid_t domid, uint32_t devid, unsigned int index, const char *unique_id)
-{
-	struct dmab_frontend *fe;
-	wl_list_for_each(fe, &server->frontends, link) {
-		for (unsigned int i = 0; i < fe->nconns; i++) {
-			struct dmab_connector *c = fe->conns[i];
-			if (domid == DOMID_INVALID ? !strcmp(c->unique_id, unique_id) :
-					(fe->domid == domid && fe->devid == devid && i == index))
-				return c;
-		}
-	}
-	return NULL;
 }

@@ -19,6 +19,8 @@
 #include "protocol/xenstore.h"
 #include "server/config.h"
 #include "server/copier.h"
+#include "server/guest-log.h"
+#include "server/scheduler.h"
 #include "output/output.h"
 #include "output/swapchain.h"
 #include "server/stats.h"
@@ -85,6 +87,12 @@ struct dmab_flip {
 	uint64_t requested_ns;
 };
 
+/** Why a connector's guest is dropped: dmab_connector.events.broken. */
+struct dmab_connector_broken_event {
+	struct dmab_connector *conn;
+	const char *reason;
+};
+
 struct dmab_connector {
 	struct dmab_frontend *fe;
 	unsigned int index;
@@ -119,9 +127,15 @@ struct dmab_connector {
 	uint64_t seq;                   /* of the last content attached */
 	struct dmab_flip flips[DMAB_CONN_FLIPS];
 	unsigned int nflips;
-	struct wl_list busy_link;       /* dmab_server.busy, while busy */
-	bool busy;                      /* requests wait for a turn */
+	struct dmab_task task;          /* its turns at requests waiting in the ring */
 	struct dmab_stats stats;
+	struct {
+		/*
+		 * struct dmab_connector_broken_event *: the guest broke the ring
+		 * protocol in a way that ends its connection.
+		 */
+		struct wl_signal broken;
+	} events;
 };
 
 struct dmab_frontend {
@@ -140,6 +154,7 @@ struct dmab_frontend {
 	struct dmab_xs_config config;
 	unsigned int version;
 	struct dmab_connector *conns[DMAB_XS_CONNECTORS_MAX];
+	struct wl_listener conn_broken[DMAB_XS_CONNECTORS_MAX];  /* on conns[i]->events */
 	unsigned int nconns;
 	bool connected;
 	bool failed;                    /* broke the protocol: torn down at the next step */
@@ -157,39 +172,20 @@ struct dmab_frontend {
 	uint64_t tokens_ns;
 };
 
-/*
- * Lines a guest can cause are limited per guest (domid), not per device
- * or connection: a guest that makes its device come and go gets no fresh
- * budget each time. One limit per class, so that its mistakes do not hide
- * its devices coming and going.
- */
-enum dmab_guest_log {
-	DMAB_GUEST_LOG_WARN,            /* what it did wrong */
-	DMAB_GUEST_LOG_LIFE,            /* its devices coming, connecting, going */
-	DMAB_GUEST_LOG_DEBUG,           /* the steps it made us take */
-	DMAB_GUEST_LOG_CLASSES,
-};
-
+/* Log lines about a guest; those it can cause are limited (server/guest-log.h). */
 #define fe_log(fe, level, fmt, ...) \
 	dmab_log(level, "dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
 #define fe_log_class(fe, class, level, fmt, ...) \
-	dmab_log_ratelimited(dmab_guest_log_limit((fe)->server, (fe)->domid, class), level, \
-		"dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
+	dmab_log_ratelimited(dmab_guest_log_limit((fe)->server->guest_logs, (fe)->domid, \
+		class), level, "dom%u/vdispl%u: " fmt, (fe)->domid, (fe)->devid, ##__VA_ARGS__)
 #define fe_log_rl(fe, level, fmt, ...) \
 	fe_log_class(fe, DMAB_GUEST_LOG_WARN, level, fmt, ##__VA_ARGS__)
 #define conn_log_rl(conn, level, fmt, ...) \
-	dmab_log_ratelimited(dmab_guest_log_limit((conn)->fe->server, (conn)->fe->domid, \
-		DMAB_GUEST_LOG_WARN), level, "dom%u/vdispl%u/%u: " fmt, \
+	dmab_log_ratelimited(dmab_guest_log_limit((conn)->fe->server->guest_logs, \
+		(conn)->fe->domid, DMAB_GUEST_LOG_WARN), level, "dom%u/vdispl%u/%u: " fmt, \
 		(conn)->fe->domid, (conn)->fe->devid, (conn)->index, ##__VA_ARGS__)
 
 /* frontend.c */
-
-/** The limits of dmab_guest_log_limit(), for dmab_server.guest_logs; NULL without memory. */
-struct dmab_ratelimit_table *dmab_guest_logs_create(void);
-
-/** The limit of a class of lines about guest domid (never NULL). */
-struct dmab_ratelimit *dmab_guest_log_limit(struct dmab_server *server, domid_t domid,
-		enum dmab_guest_log class);
 
 /** Look at a change under the backend root: create, step or remove devices. */
 void dmab_frontend_root_changed(struct dmab_server *server, const char *path);
@@ -197,21 +193,7 @@ void dmab_frontend_root_changed(struct dmab_server *server, const char *path);
 /** Tear a device down as for Closing and forget it (shutdown). */
 void dmab_frontend_destroy(struct dmab_frontend *fe);
 
-/**
- * A guest broke the protocol in a way that ends its connection: nothing of
- * it is handled any more, and it is torn down (Closing) from the event
- * loop, not under the caller's feet.
- */
-void dmab_frontend_fail(struct dmab_frontend *fe, const char *why);
-
-/** Find a connector by domid/devid/index, or by unique-id when domid is DOMID_INVALID. */
-struct dmab_connector *dmab_frontend_find_connector(struct dmab_server *server,
-		domid_t domid, uint32_t devid, unsigned int index, const char *unique_id);
-
 /* connector.c */
-
-/** One turn at the connector's requests (dmab_server_schedule() gives turns). */
-void dmab_connector_process(struct dmab_connector *conn);
 
 int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 		const struct dmab_xs_connector_transport *transport,
@@ -222,7 +204,10 @@ void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op
 /** Take fb off the connector if it shows it or is about to (FB_DETACH, DBUF_DESTROY). */
 void dmab_connector_unshow(struct dmab_connector *conn, struct dmab_fb *fb);
 
-/* buffer.c */
+/* buffer.c: the device's buffers, set up and released by frontend.c */
+
+/** No buffers yet: for a new frontend. */
+void dmab_buffers_init(struct dmab_frontend *fe);
 
 /** Handle a buffer request; returns a status, or 1 when the answer is deferred. */
 int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd);

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,125 +12,26 @@
 #include "server/control.h"
 #include "server/copier.h"
 #include "server/frontend.h"
+#include "server/guest-log.h"
 #include "output/headless/headless.h"
 #include "server/layout.h"
+#include "server/release.h"
+#include "server/scheduler.h"
 #include "server/server.h"
 #ifdef DMAB_HAVE_XEN
 #include "hv/xen.h"
 #endif
 
-/* How often a pending dma-buf release is looked at again. */
-#define RELEASE_POLL_MS 5
-
-struct dmab_release {
-	struct wl_list link;
-	int fd;                 /* the number: a placeholder holds it */
-	domid_t domid;
-	uint64_t deadline_ms;
-	void (*done)(void *data, int status);
-	void *data;
-};
-
-static void release_finish(struct dmab_server *server, struct dmab_release *r, int status)
+static void handle_control_reload(struct wl_listener *listener, void *data)
 {
-	wl_list_remove(&r->link);
-	close(r->fd);
-	if (r->done)
-		r->done(r->data, status);
-	free(r);
+	struct dmab_server *server = wl_container_of(listener, server, control_reload);
+	struct dmab_control_reload_event *event = data;
+	event->status = dmab_server_reload(server);
 }
 
-/* 1 released (or given up on), 0 still in use. */
-static int release_poll(struct dmab_server *server, struct dmab_release *r, bool force)
+static int export_released(void *data, int fd)
 {
-	int ret = dmab_hv_dmabuf_exp_wait_released(server->hv, r->fd, 0);
-	if (ret == -ETIMEDOUT) {
-		if (!force && dmab_now_ms() < r->deadline_ms)
-			return 0;
-		dmab_log(DMAB_LOG_ERROR, "dom%u: a buffer is still in use %u ms after it left the "
-			"display; giving up on it", r->domid, server->config.release_timeout_ms);
-		release_finish(server, r, -ETIMEDOUT);
-		return 1;
-	}
-	if (ret)
-		dmab_log_errno(DMAB_LOG_WARN, ret, "dom%u: waiting for a buffer's release", r->domid);
-	release_finish(server, r, 0);
-	return 1;
-}
-
-static int handle_release_timer(void *data)
-{
-	struct dmab_server *server = data;
-	struct dmab_release *r, *tmp;
-	wl_list_for_each_safe(r, tmp, &server->releases, link)
-		release_poll(server, r, false);
-	if (!wl_list_empty(&server->releases))
-		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
-	return 0;
-}
-
-void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domid,
-		void (*done)(void *data, int status), void *data)
-{
-	struct dmab_release *r = calloc(1, sizeof(*r));
-	/*
-	 * The hypervisor finds an export by its fd number: swap /dev/null in
-	 * so the number stays ours (and not another export's) while we wait.
-	 */
-	if (!r || dup3(server->placeholder_fd, fd, O_CLOEXEC) < 0) {
-		dmab_log(DMAB_LOG_ERROR, "dom%u: cannot track a buffer's release", domid);
-		close(fd);
-		free(r);
-		if (done)
-			done(data, -ENOMEM);
-		return;
-	}
-	*r = (struct dmab_release){
-		.fd = fd, .domid = domid, .done = done, .data = data,
-		.deadline_ms = dmab_now_ms() + server->config.release_timeout_ms,
-	};
-	wl_list_insert(server->releases.prev, &r->link);
-	if (release_poll(server, r, false) == 0)
-		wl_event_source_timer_update(server->release_timer, RELEASE_POLL_MS);
-}
-
-static void wake(struct dmab_server *server)
-{
-	uint64_t one = 1;
-	if (write(server->work_fd, &one, sizeof(one)) < 0)
-		dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule work");
-}
-
-void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy)
-{
-	if (*busy)
-		return;
-	*busy = true;
-	bool was_empty = wl_list_empty(&server->busy);
-	wl_list_insert(server->busy.prev, busy_link);
-	if (was_empty)
-		wake(server);
-}
-
-static int handle_work(int fd, uint32_t mask, void *data)
-{
-	struct dmab_server *server = data;
-	uint64_t count;
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		return 0;
-	/* This round's connectors; a turn that leaves work queues for the next. */
-	struct wl_list round;
-	wl_list_init(&round);
-	wl_list_insert_list(&round, &server->busy);
-	wl_list_init(&server->busy);
-	while (!wl_list_empty(&round)) {
-		struct dmab_connector *conn = wl_container_of(round.next, conn, busy_link);
-		wl_list_remove(&conn->busy_link);
-		wl_list_init(&conn->busy_link);
-		conn->busy = false;
-		dmab_connector_process(conn);
-	}
-	return 0;
+	return dmab_hv_dmabuf_exp_wait_released(data, fd, 0);
 }
 
 static int handle_hv(int fd, uint32_t mask, void *data)
@@ -243,23 +142,21 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 		server->cli = *cli;
 	server->started_ns = dmab_now_ns();
 	wl_list_init(&server->frontends);
-	wl_list_init(&server->releases);
-	wl_list_init(&server->busy);
-	server->placeholder_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	server->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	server->guest_logs = dmab_guest_logs_create();
 
 	int ret = -ENOMEM;
-	server->release_timer = wl_event_loop_add_timer(loop, handle_release_timer, server);
-	if (server->work_fd >= 0)
-		server->work_source = wl_event_loop_add_fd(loop, server->work_fd,
-			WL_EVENT_READABLE, handle_work, server);
-	if (server->placeholder_fd < 0 || !server->release_timer || !server->work_source ||
-			!server->guest_logs)
+	server->scheduler = dmab_scheduler_create(loop);
+	if (!server->scheduler || !server->guest_logs)
 		goto err;
 	ret = open_hv(server);
 	if (ret) {
 		dmab_log_errno(DMAB_LOG_ERROR, ret, "cannot open the hypervisor");
+		goto err;
+	}
+	server->release = dmab_release_create(loop, export_released, server->hv,
+		config->release_timeout_ms);
+	if (!server->release) {
+		ret = -ENOMEM;
 		goto err;
 	}
 	/* The loop's core stays the loop's: copies go to the others. */
@@ -283,6 +180,8 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
 	ret = dmab_control_create(server, &server->control);
 	if (ret)
 		goto err;
+	server->control_reload.notify = handle_control_reload;
+	wl_signal_add(&server->control->events.reload, &server->control_reload);
 
 	dmab_xs_backend_root(server->backend_root, sizeof(server->backend_root),
 		dmab_hv_domid(server->hv));
@@ -307,38 +206,24 @@ void dmab_server_destroy(struct dmab_server *server)
 {
 	if (!server)
 		return;
-	server->stopping = true;
 	dmab_hv_watch_remove(server->root_watch);
 	server->root_watch = NULL;
 	struct dmab_frontend *fe, *tmp;
 	wl_list_for_each_safe(fe, tmp, &server->frontends, link)
 		dmab_frontend_destroy(fe);
 
-	/* Buffers still leaving the display: give them their time, no more. */
-	uint64_t deadline = dmab_now_ms() + server->config.release_timeout_ms;
-	while (!wl_list_empty(&server->releases)) {
-		bool force = dmab_now_ms() >= deadline;
-		struct dmab_release *r, *rtmp;
-		wl_list_for_each_safe(r, rtmp, &server->releases, link)
-			release_poll(server, r, force);
-		if (!wl_list_empty(&server->releases))
-			usleep(RELEASE_POLL_MS * 1000);
-	}
+	/* Buffers still leaving the display get their time, before the hypervisor goes. */
+	dmab_release_destroy(server->release);
 
+	if (server->control)
+		wl_list_remove(&server->control_reload.link);
 	dmab_control_destroy(server->control);
 	dmab_copier_destroy(server->copier);
 	if (server->hv_source)
 		wl_event_source_remove(server->hv_source);
 	dmab_output_destroy(server->output);
 	dmab_hv_destroy(server->hv);
-	if (server->release_timer)
-		wl_event_source_remove(server->release_timer);
-	if (server->work_source)
-		wl_event_source_remove(server->work_source);
-	if (server->work_fd >= 0)
-		close(server->work_fd);
-	if (server->placeholder_fd >= 0)
-		close(server->placeholder_fd);
+	dmab_scheduler_destroy(server->scheduler);
 	dmab_ratelimit_table_destroy(server->guest_logs);
 	free(server);
 }
@@ -376,6 +261,7 @@ int dmab_server_reload(struct dmab_server *server)
 	server->config.limits = next.limits;
 	server->config.log_level = next.log_level;
 	server->config.release_timeout_ms = next.release_timeout_ms;
+	dmab_release_set_timeout(server->release, next.release_timeout_ms);
 	memcpy(server->config.places, next.places, sizeof(next.places));
 	server->config.nplaces = next.nplaces;
 	dmab_log_init(next.log_level, NULL);

@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * dmabridged's composition root. main.c creates the server; the server
+ * creates the hypervisor, the output, the copier, the scheduler, the
+ * release of exports, the guest log limits and the control socket, hands
+ * them down, and creates a device (frontend.c) for each that appears under
+ * its backend root. Nothing it creates calls back into it: it listens
+ * (the control socket's reload) instead.
+ */
 #ifndef DMAB_SERVER_SERVER_H
 #define DMAB_SERVER_SERVER_H
 
@@ -11,6 +19,8 @@
 #include "output/output.h"
 
 struct dmab_control;
+struct dmab_release;
+struct dmab_scheduler;
 
 struct dmab_server {
 	struct wl_event_loop *loop;
@@ -24,20 +34,12 @@ struct dmab_server {
 	struct dmab_output *output;
 	struct dmab_copier *copier;     /* the copy path's workers */
 	struct wl_list frontends;       /* struct dmab_frontend.link */
-	struct wl_list releases;        /* struct dmab_release.link */
-	/*
-	 * Connectors with requests waiting for their turn. Each gets one
-	 * bounded turn per loop iteration, beside every other ready source.
-	 */
-	struct wl_list busy;            /* struct dmab_connector.busy_link */
-	int work_fd;                    /* eventfd: busy is not empty */
-	struct wl_event_source *work_source;
-	struct wl_event_source *release_timer;
-	int placeholder_fd;             /* /dev/null, to hold fd numbers */
+	struct dmab_scheduler *scheduler; /* turns for connectors with requests waiting */
+	struct dmab_release *release;   /* exports handed back, until the hypervisor lets go */
 	struct dmab_control *control;
-	struct dmab_ratelimit_table *guest_logs;  /* see dmab_guest_log_limit() */
+	struct wl_listener control_reload;
+	struct dmab_ratelimit_table *guest_logs;  /* server/guest-log.h */
 	uint64_t started_ns;
-	bool stopping;
 };
 
 /**
@@ -55,21 +57,7 @@ int dmab_server_create(struct wl_event_loop *loop, const struct dmab_config *con
  */
 void dmab_server_destroy(struct dmab_server *server);
 
-/** Give conn a turn at its requests in the next loop iteration. */
-void dmab_server_schedule(struct dmab_server *server, struct wl_list *busy_link, bool *busy);
-
 /** Re-read the configuration file: layout and limits apply at once. */
 int dmab_server_reload(struct dmab_server *server);
-
-/**
- * Hand a dma-buf exported from grants back: close it (keeping its number
- * reserved, since the hypervisor finds it by number), then wait without
- * blocking until the hypervisor says every user let go, at most the
- * release timeout. done runs once with 0 or -ETIMEDOUT (may be NULL).
- * Takes fd.
- */
-void dmab_server_release_export(struct dmab_server *server, int fd, domid_t domid,
-		void (*done)(void *data, int status), void *data);
-
 
 #endif

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+/* The scheduler on a real event loop: turns, rounds, and tasks that go. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+
+#include "server/scheduler.h"
+
+struct counted {
+	struct dmab_task task;
+	struct dmab_scheduler *scheduler;
+	unsigned int runs;
+	unsigned int requeue;           /* turns it still queues itself again from */
+	struct dmab_task *finish;       /* a task its turn finishes, as a connector's going would */
+	struct dmab_task *wake;         /* a task its turn queues */
+	unsigned int *order, *norder;   /* where it writes down its turns, in order */
+	unsigned int id;
+};
+
+static void handle_run(struct dmab_task *task)
+{
+	struct counted *c = wl_container_of(task, c, task);
+	c->runs++;
+	if (c->order)
+		c->order[(*c->norder)++] = c->id;
+	if (c->finish)
+		dmab_task_finish(c->finish);
+	if (c->wake)
+		dmab_scheduler_queue(c->scheduler, c->wake);
+	if (c->requeue) {
+		c->requeue--;
+		dmab_scheduler_queue(c->scheduler, &c->task);
+	}
+}
+
+struct fixture {
+	struct wl_event_loop *loop;
+	struct dmab_scheduler *scheduler;
+	struct counted t[3];
+	unsigned int order[16], norder;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->loop = wl_event_loop_create();
+	assert_non_null(f->loop);
+	f->scheduler = dmab_scheduler_create(f->loop);
+	assert_non_null(f->scheduler);
+	for (unsigned int i = 0; i < 3; i++) {
+		dmab_task_init(&f->t[i].task, handle_run);
+		f->t[i].scheduler = f->scheduler;
+		f->t[i].id = i;
+		f->t[i].order = f->order;
+		f->t[i].norder = &f->norder;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned int i = 0; i < 3; i++)
+		dmab_task_finish(&f->t[i].task);
+	dmab_scheduler_destroy(f->scheduler);
+	wl_event_loop_destroy(f->loop);
+	free(f);
+	return 0;
+}
+
+/* One loop iteration, without waiting. */
+static void iterate(struct fixture *f)
+{
+	assert_int_equal(wl_event_loop_dispatch(f->loop, 0), 0);
+}
+
+static void nothing_queued_runs_nothing(void **state)
+{
+	struct fixture *f = *state;
+	iterate(f);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_int_equal(f->t[i].runs, 0);
+}
+
+/* Each queued task gets one turn per iteration, in the order they were queued. */
+static void one_turn_each_in_order(void **state)
+{
+	struct fixture *f = *state;
+	dmab_scheduler_queue(f->scheduler, &f->t[2].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	assert_true(f->t[0].task.queued);
+	iterate(f);
+	assert_int_equal(f->norder, 3);
+	assert_int_equal(f->order[0], 2);
+	assert_int_equal(f->order[1], 0);
+	assert_int_equal(f->order[2], 1);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_false(f->t[i].task.queued);
+	iterate(f);
+	assert_int_equal(f->norder, 3);
+}
+
+static void queued_twice_runs_once(void **state)
+{
+	struct fixture *f = *state;
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 1);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+}
+
+/*
+ * A task that always has more to do queues itself from its turn: it waits
+ * for the next iteration, behind the others, and does not hold the loop.
+ */
+static void requeued_from_run_waits_for_next_round(void **state)
+{
+	struct fixture *f = *state;
+	f->t[0].requeue = 100;
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 1);
+	assert_true(f->t[0].task.queued);
+	/* Queued while 0 waits: it comes after 0 in the next round. */
+	dmab_scheduler_queue(f->scheduler, &f->t[2].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 2);
+	assert_int_equal(f->t[1].runs, 1);
+	assert_int_equal(f->t[2].runs, 1);
+	assert_int_equal(f->norder, 4);
+	assert_int_equal(f->order[2], 0);
+	assert_int_equal(f->order[3], 2);
+	for (unsigned int i = 3; i <= 10; i++) {
+		iterate(f);
+		assert_int_equal(f->t[0].runs, i);
+	}
+}
+
+/* Queued from another task's turn: the next round too, not this one. */
+static void queued_by_another_waits_for_next_round(void **state)
+{
+	struct fixture *f = *state;
+	f->t[0].wake = &f->t[1].task;
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 0);
+	assert_true(f->t[1].task.queued);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 1);
+	iterate(f);
+	assert_int_equal(f->t[1].runs, 1);
+}
+
+static void finished_task_does_not_run(void **state)
+{
+	struct fixture *f = *state;
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	dmab_task_finish(&f->t[0].task);
+	assert_false(f->t[0].task.queued);
+	/* Finishing a task that is not queued is nothing. */
+	dmab_task_finish(&f->t[2].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 0);
+	assert_int_equal(f->t[1].runs, 1);
+	/* And it can be queued again. */
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+}
+
+/* A turn that makes another task of the same round go (a connector torn down). */
+static void finished_during_the_round_does_not_run(void **state)
+{
+	struct fixture *f = *state;
+	f->t[0].finish = &f->t[1].task;
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[2].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 0);
+	assert_int_equal(f->t[2].runs, 1);
+	iterate(f);
+	assert_int_equal(f->t[1].runs, 0);
+}
+
+/* The last one of the round may go too: the round ends there. */
+static void last_of_round_finished(void **state)
+{
+	struct fixture *f = *state;
+	f->t[0].finish = &f->t[2].task;
+	f->t[1].finish = &f->t[0].task;         /* itself, already taken off: nothing */
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[2].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 1);
+	assert_int_equal(f->t[2].runs, 0);
+}
+
+/* Destroyed with tasks queued: they are dropped, and their owners may finish them after. */
+static void destroy_with_tasks_queued(void **state)
+{
+	struct wl_event_loop *loop = wl_event_loop_create();
+	assert_non_null(loop);
+	struct dmab_scheduler *scheduler = dmab_scheduler_create(loop);
+	assert_non_null(scheduler);
+	struct counted a = { 0 }, b = { 0 };
+	dmab_task_init(&a.task, handle_run);
+	dmab_task_init(&b.task, handle_run);
+	dmab_scheduler_queue(scheduler, &a.task);
+	dmab_scheduler_queue(scheduler, &b.task);
+	dmab_scheduler_destroy(scheduler);
+	assert_false(a.task.queued);
+	dmab_task_finish(&a.task);
+	dmab_task_finish(&b.task);
+	assert_int_equal(wl_event_loop_dispatch(loop, 0), 0);
+	assert_int_equal(a.runs, 0);
+	wl_event_loop_destroy(loop);
+	dmab_scheduler_destroy(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(nothing_queued_runs_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(one_turn_each_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(queued_twice_runs_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(requeued_from_run_waits_for_next_round, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(queued_by_another_waits_for_next_round, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(finished_task_does_not_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(finished_during_the_round_does_not_run, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(last_of_round_finished, setup, teardown),
+		cmocka_unit_test(destroy_with_tasks_queued),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
