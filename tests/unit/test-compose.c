@@ -671,8 +671,11 @@ static void composed_by_screen(void **state)
 	}
 	assert_int_equal(wl_event_loop_dispatch(e->loop, 0), 0);
 	assert_int_equal(screen->composed, 1);
-	assert_non_null(screen->target_queued);
-	pixman_image_t *target = dmab_ofb_read_image(screen->target_queued);
+	/* A slow run (valgrind) may see the vblank in the same dispatch: queued or shown. */
+	struct dmab_ofb *composed = screen->target_queued ? screen->target_queued :
+		screen->target_current;
+	assert_non_null(composed);
+	pixman_image_t *target = dmab_ofb_read_image(composed);
 	assert_int_equal(pixman_image_get_width(target), 64);
 	assert_int_equal(pixman_image_get_height(target), 48);
 	check_screen(e, target, views, n);
