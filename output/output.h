@@ -130,7 +130,8 @@ struct dmab_view_present_event {
 	struct dmab_view *view;
 	struct dmab_ofb *fb;    /* what is on screen now (NULL: nothing) */
 	uint64_t seq;           /* its content's seq */
-	uint64_t when_ns;       /* CLOCK_MONOTONIC */
+	uint64_t committed_ns;  /* when the commit that took it was submitted (CLOCK_MONOTONIC) */
+	uint64_t when_ns;       /* on screen since (CLOCK_MONOTONIC) */
 	bool shown;             /* false: the view is hidden or has no screen (it completed anyway) */
 };
 
@@ -145,6 +146,7 @@ struct dmab_view {
 	struct dmab_view_content pending, queued, current;
 	bool has_pending, has_queued;
 	struct dmab_screen *queued_on;  /* the screen whose commit holds queued */
+	uint64_t queued_ns;             /* when that commit was submitted */
 	bool place_changed;             /* not committed yet */
 	/*
 	 * How its last commit shows it: NULL directly (a plane, a subsurface),

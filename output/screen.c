@@ -395,6 +395,7 @@ static int compose_all(struct dmab_screen *screen, const struct dmab_screen_stat
 /* pending -> queued for every view of the screen; target (may be NULL) is queued. */
 static void take_pending(struct dmab_screen *screen, struct dmab_ofb *target)
 {
+	uint64_t now = dmab_now_ns();
 	struct dmab_view *view;
 	wl_list_for_each(view, &screen->output->views, link) {
 		if (view->screen != screen)
@@ -413,6 +414,7 @@ static void take_pending(struct dmab_screen *screen, struct dmab_ofb *target)
 		view->has_pending = false;
 		view->has_queued = true;
 		view->queued_on = screen;
+		view->queued_ns = now;
 	}
 	target_release(&screen->target_queued);
 	screen->target_queued = target;

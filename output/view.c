@@ -189,6 +189,8 @@ static void complete_view(struct dmab_view *view, struct dmab_screen *screen,
 		.view = view,
 		.fb = view->current.fb,
 		.seq = view->current.seq,
+		/* Without a screen, nothing was committed: it completes now. */
+		.committed_ns = screen ? view->queued_ns : when_ns,
 		.when_ns = when_ns,
 		.shown = on_screen && view->screen == screen && view->place.visible,
 	};

@@ -64,7 +64,8 @@ static void broken(struct dmab_connector *conn, const char *reason)
 /* ---- what the connector shows ---- */
 
 /* The guest hears of every flip, in order, once its frame or a later one is on screen. */
-static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t when_ns)
+static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t committed_ns,
+		uint64_t when_ns)
 {
 	struct dmab_frontend *fe = conn->fe;
 	uint64_t requested_ns = 0;
@@ -72,6 +73,7 @@ static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t wh
 	while (n < conn->nflips && conn->flips[n].seq <= upto) {
 		const struct dmab_flip *flip = &conn->flips[n++];
 		requested_ns = flip->requested_ns;
+		dmab_stats_commit(&conn->stats, flip->requested_ns, committed_ns);
 		if (fe->failed)
 			continue;
 		int ret = dmab_evt_ring_push_pg_flip(&conn->evt, flip->cookie);
@@ -93,12 +95,13 @@ static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t wh
 }
 
 static void copy_start(struct dmab_connector *conn);
+static void handed_off(struct dmab_connector *conn, uint64_t seq);
 
 static void handle_view_present(struct wl_listener *listener, void *data)
 {
 	struct dmab_connector *conn = wl_container_of(listener, conn, view_present);
 	const struct dmab_view_present_event *event = data;
-	report_flips(conn, event->seq, event->when_ns);
+	report_flips(conn, event->seq, event->committed_ns, event->when_ns);
 	copy_start(conn);
 	dmab_buffers_presented(conn->fe);
 }
@@ -160,6 +163,7 @@ static void copy_done(struct dmab_copy_job *job)
 		};
 		dmab_view_attach(conn->view, &content);
 		conn->copy_attached = conn->copy_job_seq;
+		handed_off(conn, conn->copy_job_seq);
 	}
 	dmab_ofb_unlock(shadow);
 	/* A newer frame waits until the screen took this one. */
@@ -182,7 +186,7 @@ static void copy_start(struct dmab_connector *conn)
 	conn->copy_fb = NULL;
 	if (!shadow) {
 		conn_log_rl(conn, DMAB_LOG_ERROR, "no shadow buffer to copy a frame into");
-		report_flips(conn, conn->copy_seq, dmab_now_ns());
+		report_flips(conn, conn->copy_seq, 0, dmab_now_ns());
 		return;
 	}
 	conn->copy_src = fb;
@@ -207,10 +211,11 @@ static int show(struct dmab_connector *conn, struct dmab_fb *fb, uint64_t flip_c
 	if (flip_cookie) {
 		if (conn->nflips == DMAB_CONN_FLIPS) {
 			/* A guest that flips without waiting: the oldest is over. */
-			report_flips(conn, conn->flips[0].seq, dmab_now_ns());
+			report_flips(conn, conn->flips[0].seq, 0, dmab_now_ns());
 		}
 		conn->flips[conn->nflips++] = (struct dmab_flip){
-			.seq = conn->seq, .cookie = flip_cookie, .requested_ns = dmab_now_ns(),
+			.seq = conn->seq, .cookie = flip_cookie,
+			.requested_ns = conn->notified_ns ? conn->notified_ns : dmab_now_ns(),
 		};
 	}
 	conn->showing = fb;
@@ -223,6 +228,7 @@ static int show(struct dmab_connector *conn, struct dmab_fb *fb, uint64_t flip_c
 	}
 	conn->copy_fb = NULL;
 	conn->direct_seq = conn->seq;
+	handed_off(conn, conn->seq);
 	struct dmab_view_content content = { .seq = conn->seq };
 	if (fb) {
 		content.fb = fb->ofb;
@@ -384,6 +390,8 @@ static void handle_turn(struct dmab_task *task)
 		if (ret == 0) {
 			if (dmab_req_ring_final_check(&conn->req))
 				continue;
+			/* Empty: the next notification starts the clock again. */
+			conn->notified_ns = 0;
 			return;
 		}
 		handle_request(conn, &req);
@@ -392,10 +400,24 @@ static void handle_turn(struct dmab_task *task)
 	dmab_scheduler_queue(fe->server->scheduler, &conn->task);
 }
 
+/* Every flip attached with content up to seq was handed to the output now. */
+static void handed_off(struct dmab_connector *conn, uint64_t seq)
+{
+	uint64_t now = dmab_now_ns();
+	for (unsigned int i = 0; i < conn->nflips && conn->flips[i].seq <= seq; i++) {
+		if (!conn->flips[i].handed)
+			dmab_stats_handoff(&conn->stats, conn->flips[i].requested_ns, now);
+		conn->flips[i].handed = true;
+	}
+}
+
 static void handle_req_event(void *data)
 {
 	/* A turn comes in the next loop iteration, one per connector however many notifications. */
 	struct dmab_connector *conn = data;
+	/* The earliest we know of what the guest asked: its flips' latency counts from here. */
+	if (!conn->task.queued)
+		conn->notified_ns = dmab_now_ns();
 	dmab_scheduler_queue(conn->fe->server->scheduler, &conn->task);
 }
 

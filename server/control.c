@@ -362,6 +362,17 @@ static json_object *cmd_stats(struct dmab_server *server)
 				json_object_new_int64(dmab_stats_latency_us(s, 50)));
 			json_object_object_add(co, "latency_p99_us",
 				json_object_new_int64(dmab_stats_latency_us(s, 99)));
+			/* What the server adds: to the output, and to the commit. */
+			json_object_object_add(co, "handoff_p50_us",
+				json_object_new_int64(dmab_stats_handoff_us(s, 50)));
+			json_object_object_add(co, "handoff_p99_us",
+				json_object_new_int64(dmab_stats_handoff_us(s, 99)));
+			json_object_object_add(co, "handoff_max_us",
+				json_object_new_int64(dmab_stats_handoff_us(s, 100)));
+			json_object_object_add(co, "commit_p50_us",
+				json_object_new_int64(dmab_stats_commit_us(s, 50)));
+			json_object_object_add(co, "commit_p99_us",
+				json_object_new_int64(dmab_stats_commit_us(s, 99)));
 			json_object_object_add(co, "bytes_copied",
 				json_object_new_int64((int64_t)s->bytes_copied));
 			json_object_object_add(co, "events_dropped",

@@ -84,7 +84,8 @@ struct dmab_fb {
 struct dmab_flip {
 	uint64_t seq;
 	uint64_t cookie;
-	uint64_t requested_ns;
+	uint64_t requested_ns;          /* its connector was notified */
+	bool handed;                    /* handed to the output (stats) */
 };
 
 /** Why a connector's guest is dropped: dmab_connector.events.broken. */
@@ -126,6 +127,7 @@ struct dmab_connector {
 	/* flips waiting for the screen, oldest first */
 	uint64_t seq;                   /* of the last content attached */
 	struct dmab_flip flips[DMAB_CONN_FLIPS];
+	uint64_t notified_ns;           /* the guest's last notification before a turn */
 	unsigned int nflips;
 	struct dmab_task task;          /* its turns at requests waiting in the ring */
 	struct dmab_stats stats;

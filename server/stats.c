@@ -48,16 +48,52 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-uint32_t dmab_stats_latency_us(const struct dmab_stats *stats, unsigned int p)
+static uint32_t percentile(const uint32_t *samples, uint32_t n, unsigned int p)
 {
-	if (stats->nsamples == 0)
+	if (n == 0)
 		return 0;
 	uint32_t sorted[DMAB_STATS_SAMPLES];
-	memcpy(sorted, stats->latency_us, stats->nsamples * sizeof(sorted[0]));
-	qsort(sorted, stats->nsamples, sizeof(sorted[0]), cmp_u32);
+	memcpy(sorted, samples, n * sizeof(sorted[0]));
+	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
 	/* Nearest rank. */
-	uint32_t rank = (uint32_t)((p * stats->nsamples + 99) / 100);
+	uint32_t rank = (uint32_t)((p * n + 99) / 100);
 	if (rank == 0)
 		rank = 1;
 	return sorted[rank - 1];
+}
+
+uint32_t dmab_stats_latency_us(const struct dmab_stats *stats, unsigned int p)
+{
+	return percentile(stats->latency_us, stats->nsamples, p);
+}
+
+static void sample(uint32_t *ring, uint32_t *n, uint32_t *next, uint64_t from, uint64_t to)
+{
+	if (!from || to < from)
+		return;
+	uint64_t us = (to - from) / 1000;
+	ring[*next] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	*next = (*next + 1) % DMAB_STATS_SAMPLES;
+	if (*n < DMAB_STATS_SAMPLES)
+		(*n)++;
+}
+
+void dmab_stats_commit(struct dmab_stats *stats, uint64_t requested_ns, uint64_t committed_ns)
+{
+	sample(stats->commit_us, &stats->ncommit, &stats->next_commit, requested_ns, committed_ns);
+}
+
+void dmab_stats_handoff(struct dmab_stats *stats, uint64_t requested_ns, uint64_t handed_ns)
+{
+	sample(stats->handoff_us, &stats->nhandoff, &stats->next_handoff, requested_ns, handed_ns);
+}
+
+uint32_t dmab_stats_handoff_us(const struct dmab_stats *stats, unsigned int p)
+{
+	return percentile(stats->handoff_us, stats->nhandoff, p);
+}
+
+uint32_t dmab_stats_commit_us(const struct dmab_stats *stats, unsigned int p)
+{
+	return percentile(stats->commit_us, stats->ncommit, p);
 }

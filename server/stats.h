@@ -18,6 +18,19 @@ struct dmab_stats {
 	/* flip latency, request to screen, in microseconds: the last samples */
 	uint32_t latency_us[DMAB_STATS_SAMPLES];
 	uint32_t nsamples, next_sample;
+	/*
+	 * What the server adds: request received to the commit that took the
+	 * frame submitted, in microseconds (the rest is the display's refresh).
+	 */
+	uint32_t commit_us[DMAB_STATS_SAMPLES];
+	uint32_t ncommit, next_commit;
+	/*
+	 * The server's own work: request received to the frame handed to the
+	 * output (attached to its view: at once for zero copy and be-alloc,
+	 * after the copy on the copy path), in microseconds.
+	 */
+	uint32_t handoff_us[DMAB_STATS_SAMPLES];
+	uint32_t nhandoff, next_handoff;
 
 	/* frames per second over the last whole second */
 	uint64_t window_start_ns;
@@ -27,6 +40,18 @@ struct dmab_stats {
 };
 
 void dmab_stats_frame(struct dmab_stats *stats, uint64_t requested_ns, uint64_t shown_ns);
+
+/** A flip requested at requested_ns went out in a commit at committed_ns. */
+void dmab_stats_commit(struct dmab_stats *stats, uint64_t requested_ns, uint64_t committed_ns);
+
+/** The p-th percentile of recent request-to-commit times in microseconds, 0 without samples. */
+uint32_t dmab_stats_commit_us(const struct dmab_stats *stats, unsigned int p);
+
+/** A flip requested at requested_ns was handed to the output at handed_ns. */
+void dmab_stats_handoff(struct dmab_stats *stats, uint64_t requested_ns, uint64_t handed_ns);
+
+/** The p-th percentile of recent request-to-handoff times in microseconds, 0 without samples. */
+uint32_t dmab_stats_handoff_us(const struct dmab_stats *stats, unsigned int p);
 
 /** Frames per second, decayed to 0 when nothing was presented for a while. */
 double dmab_stats_fps(const struct dmab_stats *stats, uint64_t now_ns);

@@ -344,15 +344,17 @@ static int print_stats(void)
 	}
 	json_object *conns = arr(r, "connectors");
 	size_t n = conns ? json_object_array_length(conns) : 0;
-	printf("%-10s %-12s %8s %7s %9s %9s %12s %7s %7s\n", "connector", "unique-id",
-		"frames", "fps", "p50 ms", "p99 ms", "copied MB", "dropped", "errors");
+	/* Latency to the screen, and the server's own part of it (request to the output). */
+	printf("%-10s %-12s %8s %7s %9s %9s %9s %12s %7s %7s\n", "connector", "unique-id",
+		"frames", "fps", "p50 ms", "p99 ms", "ours p99", "copied MB", "dropped", "errors");
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(conns, i), *v;
 		double fps = json_object_object_get_ex(c, "fps", &v) ? json_object_get_double(v) : 0;
-		printf("%-10s %-12s %8" PRId64 " %7.1f %9.2f %9.2f %12.1f %7" PRId64 " %7" PRId64 "\n",
-			str(c, "connector"), str(c, "unique_id"), num(c, "frames"), fps,
+		printf("%-10s %-12s %8" PRId64 " %7.1f %9.2f %9.2f %9.2f %12.1f %7" PRId64 " %7" PRId64
+			"\n", str(c, "connector"), str(c, "unique_id"), num(c, "frames"), fps,
 			num(c, "latency_p50_us") / 1000.0, num(c, "latency_p99_us") / 1000.0,
-			num(c, "bytes_copied") / 1e6, num(c, "events_dropped"), num(c, "errors"));
+			num(c, "handoff_p99_us") / 1000.0, num(c, "bytes_copied") / 1e6,
+			num(c, "events_dropped"), num(c, "errors"));
 	}
 	if (n == 0)
 		printf("(no connectors)\n");
