@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dmabridge's benchmark: what moving frames costs the server. It starts
+ * dmabridged (headless output, simulated guests running dmabridge-play)
+ * and measures, in one run so that ratios hold on a noisy machine:
+ *
+ *   flips     server CPU per presented flip for each import path this
+ *             host has (zero copy, be-alloc, copy), sizes and formats;
+ *             for the copy path also its cost over a memcpy of the same
+ *             frame measured here (the floor);
+ *   latency   what the server adds to a flip (notification to the frame
+ *             handed to the output), p50/p99/max, with 1, 8 and 16 guests;
+ *   load      16 guests at 60 Hz: server CPU % of one core, frames
+ *             presented against expected, RSS;
+ *   memory    the server's own memory per connected guest.
+ *
+ * Server CPU is the sum over its threads of /proc/<pid>/task/<tid>/schedstat
+ * (nanoseconds), so copy workers count. --short runs each part briefly, for
+ * CI: it fails only on an error, never on a figure. --markdown FILE writes
+ * the table for docs/performance.md.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <drm_fourcc.h>
+
+#include "tests/integration/harness.h"
+
+static bool short_run;
+static FILE *md;
+static const char *play;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(uint32_t ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* CPU time of every thread of pid, in nanoseconds. */
+static uint64_t cpu_ns(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	uint64_t total = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[128];
+		snprintf(file, sizeof(file), "/proc/%d/task/%.20s/schedstat", pid, e->d_name);
+		FILE *f = fopen(file, "r");
+		unsigned long long run = 0;
+		if (f && fscanf(f, "%llu", &run) == 1)
+			total += run;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+/* A line of /proc/<pid>/status in kB, 0 if absent. */
+static uint64_t status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	uint64_t v = 0;
+	size_t len = strlen(key);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len) && line[len] == ':')
+			v = strtoull(line + len + 1, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The table goes to stdout, and to the markdown file when asked. */
+static void out(const char *fmt, ...)
+{
+	va_list args;
+	va_start(args, fmt);
+	vprintf(fmt, args);
+	va_end(args);
+	if (md) {
+		va_start(args, fmt);
+		vfprintf(md, fmt, args);
+		va_end(args);
+	}
+	fflush(stdout);
+}
+
+/* ---- guests ---- */
+
+struct guest {
+	pid_t pid;
+};
+
+static const char *format_name(uint32_t fourcc)
+{
+	return fourcc == DRM_FORMAT_RGB565 ? "RGB565" : "XRGB8888";
+}
+
+/* dmab-play showing a pattern, a flip each time the last one is on screen. */
+static int guest_start(struct guest *g, struct dmab_test_server *s, const char *uid,
+		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc)
+{
+	char create[96];
+	snprintf(create, sizeof(create), "%s:%ux%u", uid, w, h);
+	const char *argv[16];
+	int n = 0;
+	argv[n++] = play;
+	argv[n++] = "--sim-socket";
+	argv[n++] = s->sim_socket;
+	argv[n++] = "--create";
+	argv[n++] = create;
+	argv[n++] = "--format";
+	argv[n++] = format_name(fourcc);
+	if (be_alloc)
+		argv[n++] = "--be-alloc";
+	argv[n] = NULL;
+	fflush(NULL);
+	g->pid = fork();
+	if (g->pid < 0)
+		return -errno;
+	if (g->pid == 0) {
+		FILE *null = freopen("/dev/null", "w", stdout);
+		(void)null;
+		execv(play, (char *const *)argv);
+		_exit(127);
+	}
+	return 0;
+}
+
+static void guest_stop(struct guest *g)
+{
+	if (g->pid <= 0)
+		return;
+	kill(g->pid, SIGTERM);
+	int status;
+	waitpid(g->pid, &status, 0);
+	g->pid = 0;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+/* Frames presented, summed over connectors; the worst of a stat over them. */
+struct totals {
+	int64_t frames;
+	int64_t handoff_p50, handoff_p99, handoff_max;
+	unsigned int connectors;
+	char import[16];
+};
+
+static bool totals(struct dmab_test_server *s, struct totals *t)
+{
+	*t = (struct totals){ 0 };
+	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"stats\"}", -1);
+	json_object *conns = get(r, "connectors");
+	for (size_t i = 0; conns && i < json_object_array_length(conns); i++) {
+		json_object *c = json_object_array_get_idx(conns, i);
+		t->frames += json_object_get_int64(get(c, "frames"));
+		int64_t v;
+		if ((v = json_object_get_int64(get(c, "handoff_p50_us"))) > t->handoff_p50)
+			t->handoff_p50 = v;
+		if ((v = json_object_get_int64(get(c, "handoff_p99_us"))) > t->handoff_p99)
+			t->handoff_p99 = v;
+		if ((v = json_object_get_int64(get(c, "handoff_max_us"))) > t->handoff_max)
+			t->handoff_max = v;
+		json_object *bufs = get(c, "buffers");
+		json_object_object_foreach(bufs, key, val) {
+			if (json_object_get_int64(val) > 0)
+				snprintf(t->import, sizeof(t->import), "%s", key);
+		}
+		t->connectors++;
+	}
+	if (r)
+		json_object_put(r);
+	return r != NULL;
+}
+
+/* Wait until n connectors have presented at least min frames each, at most ms. */
+static bool wait_running(struct dmab_test_server *s, unsigned int n, int64_t min, uint32_t ms)
+{
+	uint64_t end = dmab_ts_now_ms() + ms;
+	while (dmab_ts_now_ms() < end) {
+		struct totals t;
+		if (totals(s, &t) && t.connectors == n && t.frames >= min * n)
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
+static int server_start(struct dmab_test_server *s)
+{
+	static const char config[] =
+		"[screen.main]\nwidth = 3840\nheight = 2160\n"
+		"[limits]\nmax-buffer-bytes = 67108864\nmax-bytes = 536870912\n"
+		"requests-per-second = 0\n";
+	static const char *const args[] = { "--log-level", "warn", NULL };
+	return dmab_ts_start(s, config, args);
+}
+
+/* ---- memcpy, the floor of the copy path ---- */
+
+static double memcpy_ms(size_t size)
+{
+	uint8_t *src = malloc(size), *dst = malloc(size);
+	if (!src || !dst) {
+		free(src);
+		free(dst);
+		return 0;
+	}
+	memset(src, 0x5a, size);
+	memset(dst, 0, size);
+	int rounds = short_run ? 5 : 30;
+	double best = 1e9;
+	for (int i = 0; i < rounds; i++) {
+		uint64_t t = now_ns();
+		memcpy(dst, src, size);
+		double ms = (double)(now_ns() - t) / 1e6;
+		/* The best round: what the memory can do, not what the machine let us do. */
+		if (ms < best)
+			best = ms;
+		__asm__ volatile("" : : "r"(dst) : "memory");
+	}
+	free(src);
+	free(dst);
+	return best;
+}
+
+/* ---- the parts ---- */
+
+struct size {
+	uint32_t width, height;
+};
+
+static int part_flips(void)
+{
+	static const struct size sizes[] = { { 1280, 720 }, { 1920, 1080 }, { 3840, 2160 } };
+	static const uint32_t formats[] = { DRM_FORMAT_XRGB8888, DRM_FORMAT_RGB565 };
+	size_t nsizes = short_run ? 1 : 3, nformats = short_run ? 1 : 2;
+	uint32_t run_ms = short_run ? 700 : 4000;
+	int errors = 0;
+
+	out("\n## Server CPU per presented flip\n\n");
+	out("| path | size | format | frames | fps | CPU per flip (us) | memcpy of the frame (us) "
+		"| over memcpy |\n|---|---|---|---|---|---|---|---|\n");
+	for (int be = 0; be <= 1; be++) {
+		for (size_t si = 0; si < nsizes; si++) {
+			for (size_t fi = 0; fi < nformats; fi++) {
+				const struct size *sz = &sizes[si];
+				uint32_t bpp = formats[fi] == DRM_FORMAT_RGB565 ? 2 : 4;
+				struct dmab_test_server s;
+				if (server_start(&s)) {
+					errors++;
+					continue;
+				}
+				struct guest g;
+				guest_start(&g, &s, "bench0", sz->width, sz->height, formats[fi], be);
+				if (!wait_running(&s, 1, 20, 20000)) {
+					fprintf(stderr, "bench: the guest did not get going\n");
+					errors++;
+					guest_stop(&g);
+					dmab_ts_stop(&s);
+					continue;
+				}
+				struct totals t0, t1;
+				totals(&s, &t0);
+				uint64_t c0 = cpu_ns(s.pid), w0 = now_ns();
+				sleep_ms(run_ms);
+				uint64_t c1 = cpu_ns(s.pid), w1 = now_ns();
+				totals(&s, &t1);
+				int64_t frames = t1.frames - t0.frames;
+				double per = frames > 0 ? (double)(c1 - c0) / 1e3 / (double)frames : 0;
+				double fps = (double)frames * 1e9 / (double)(w1 - w0);
+				bool copy = !strcmp(t1.import, "copy");
+				double floor_us = memcpy_ms((size_t)sz->width * sz->height * bpp) * 1000;
+				char ratio[32] = "-";
+				if (copy && floor_us > 0)
+					snprintf(ratio, sizeof(ratio), "%.2fx", per / floor_us);
+				out("| %s | %ux%u | %s | %" PRId64 " | %.1f | %.1f | %.0f | %s |\n",
+					t1.import[0] ? t1.import : "?", sz->width, sz->height,
+					format_name(formats[fi]), frames, fps, per, floor_us, ratio);
+				guest_stop(&g);
+				if (dmab_ts_stop(&s) != 0)
+					errors++;
+			}
+		}
+	}
+	return errors;
+}
+
+static int part_latency(void)
+{
+	static const unsigned int counts[] = { 1, 8, 16 };
+	uint32_t run_ms = short_run ? 700 : 4000;
+	int errors = 0;
+	out("\n## What the server adds to a flip (notification to the output), 640x480 guests\n\n");
+	out("| guests | path | p50 (us) | p99 (us) | max (us) | frames | expected at 60 Hz "
+		"| server CPU %% of a core | RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|\n");
+	for (size_t ci = 0; ci < (short_run ? 1 : 3); ci++) {
+		for (int be = 0; be <= 1; be++) {
+			unsigned int n = counts[ci];
+			struct dmab_test_server s;
+			if (server_start(&s)) {
+				errors++;
+				continue;
+			}
+			struct guest g[16];
+			for (unsigned int i = 0; i < n; i++) {
+				char uid[16];
+				snprintf(uid, sizeof(uid), "lat%u", i);
+				guest_start(&g[i], &s, uid, 640, 480, DRM_FORMAT_XRGB8888, be);
+			}
+			if (!wait_running(&s, n, 30, 30000)) {
+				fprintf(stderr, "bench: %u guests did not get going\n", n);
+				errors++;
+			} else {
+				/* Fresh samples: the statistics keep the last 512 per connector. */
+				sleep_ms(short_run ? 300 : 2000);
+				struct totals t0, t1;
+				totals(&s, &t0);
+				uint64_t c0 = cpu_ns(s.pid), w0 = now_ns();
+				sleep_ms(run_ms);
+				uint64_t c1 = cpu_ns(s.pid), w1 = now_ns();
+				totals(&s, &t1);
+				double secs = (double)(w1 - w0) / 1e9;
+				out("| %u | %s | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64
+					" | %.0f | %.1f | %.1f |\n", n, t1.import, t1.handoff_p50,
+					t1.handoff_p99, t1.handoff_max, t1.frames - t0.frames,
+					secs * 60 * n, (double)(c1 - c0) / 1e7 / secs,
+					(double)status_kb(s.pid, "VmRSS") / 1024);
+			}
+			for (unsigned int i = 0; i < n; i++)
+				guest_stop(&g[i]);
+			if (dmab_ts_stop(&s) != 0)
+				errors++;
+		}
+	}
+	return errors;
+}
+
+static int part_memory(void)
+{
+	unsigned int n = short_run ? 4 : 16;
+	struct dmab_test_server s;
+	if (server_start(&s))
+		return 1;
+	sleep_ms(200);
+	uint64_t anon0 = status_kb(s.pid, "RssAnon"), rss0 = status_kb(s.pid, "VmRSS");
+	struct guest g[16];
+	for (unsigned int i = 0; i < n; i++) {
+		char uid[16];
+		snprintf(uid, sizeof(uid), "mem%u", i);
+		guest_start(&g[i], &s, uid, 640, 480, DRM_FORMAT_XRGB8888, false);
+	}
+	int errors = wait_running(&s, n, 10, 30000) ? 0 : 1;
+	uint64_t anon1 = status_kb(s.pid, "RssAnon"), rss1 = status_kb(s.pid, "VmRSS");
+	out("\n## The server's memory per connected guest (640x480, 2 buffers each)\n\n");
+	out("| guests | anonymous memory (KiB) | per guest (KiB) | RSS with mapped guest pages "
+		"(KiB) |\n|---|---|---|---|\n");
+	out("| 0 | %" PRIu64 " | - | %" PRIu64 " |\n", anon0, rss0);
+	out("| %u | %" PRIu64 " | %.0f | %" PRIu64 " |\n", n, anon1,
+		(double)(anon1 - anon0) / n, rss1);
+	for (unsigned int i = 0; i < n; i++)
+		guest_stop(&g[i]);
+	if (dmab_ts_stop(&s) != 0)
+		errors++;
+	return errors;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--short")) {
+			short_run = true;
+		} else if (!strcmp(argv[i], "--markdown") && i + 1 < argc) {
+			md = fopen(argv[++i], "w");
+			if (!md) {
+				perror(argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: bench [--short] [--markdown FILE]\n");
+			return 2;
+		}
+	}
+	play = getenv("DMABRIDGE_PLAY");
+	if (!play || !getenv("DMABRIDGED")) {
+		fprintf(stderr, "bench: $DMABRIDGED and $DMABRIDGE_PLAY name the programs\n");
+		return 2;
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	out("# dmabridge benchmark\n\n%ld CPUs, %s host, simulator, headless output%s\n",
+		cpus, access("/dev/dma_heap/system", R_OK) == 0 ? "dma-buf heap on this" :
+		"no dma-buf heap on this", short_run ? " (short run: figures are rough)" : "");
+	int errors = part_flips();
+	errors += part_latency();
+	errors += part_memory();
+	if (md)
+		fclose(md);
+	if (errors)
+		fprintf(stderr, "bench: %d errors\n", errors);
+	return errors ? 1 : 0;
+}
