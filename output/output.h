@@ -147,6 +147,7 @@ struct dmab_view {
 	bool has_pending, has_queued;
 	struct dmab_screen *queued_on;  /* the screen whose commit holds queued */
 	uint64_t queued_ns;             /* when that commit was submitted */
+	uint64_t attached_ns;           /* content was last attached */
 	bool place_changed;             /* not committed yet */
 	/*
 	 * How its last commit shows it: NULL directly (a plane, a subsurface),

@@ -137,6 +137,22 @@ static int handle_frame_timer(void *data)
  * the next refresh opens, so that what arrives meanwhile (other guests'
  * flips) goes out in the same commit. 0: now.
  */
+/*
+ * Whether every view of screen that attached content lately (in the last
+ * two refreshes) has done so for the next frame: then there is nobody to
+ * wait for, and the repaint window would only add latency.
+ */
+static bool all_in(const struct dmab_screen *screen, uint64_t now, uint64_t period)
+{
+	const struct dmab_view *view;
+	wl_list_for_each(view, &screen->output->views, link) {
+		if (view->screen == screen && !view->has_pending &&
+				now - view->attached_ns < 2 * period)
+			return false;
+	}
+	return true;
+}
+
 static uint64_t frame_delay_ms(const struct dmab_screen *screen)
 {
 	uint64_t now = dmab_now_ns();
@@ -144,6 +160,8 @@ static uint64_t frame_delay_ms(const struct dmab_screen *screen)
 			now < screen->last_present_ns)
 		return 0;
 	uint64_t period = 1000000000000ull / screen->refresh_mhz;
+	if (all_in(screen, now, period))
+		return 0;
 	uint64_t to_next = period - (now - screen->last_present_ns) % period;
 	if (to_next <= screen->repaint_window_ns)
 		return 0;

@@ -105,6 +105,7 @@ void dmab_view_attach(struct dmab_view *view, const struct dmab_view_content *co
 {
 	content_set(&view->pending, content);
 	view->has_pending = true;
+	view->attached_ns = dmab_now_ns();
 	view_changed(view);
 }
 
