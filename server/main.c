@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <wayland-server-core.h>
+#ifdef DMAB_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "common/log.h"
 #include "common/paths.h"
@@ -35,16 +40,36 @@ static const char usage[] =
 
 static bool running = true;
 
+/* Tell systemd (a Type=notify unit) how we are; nothing without it. */
+static void notify_systemd(const char *state)
+{
+#ifdef DMAB_HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
 static int handle_stop(int sig, void *data)
 {
 	dmab_log(DMAB_LOG_INFO, "%s: stopping", strsignal(sig));
+	notify_systemd("STOPPING=1");
 	running = false;
 	return 0;
 }
 
 static int handle_hup(int sig, void *data)
 {
+	/* systemd 253's Type=notify-reload also wants when the reload began. */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	char state[64];
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+		(uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000);
+	notify_systemd(state);
+	/* A file that does not parse leaves the running configuration: ready either way. */
 	dmab_server_reload(data);
+	notify_systemd("READY=1");
 	return 0;
 }
 
@@ -219,6 +244,8 @@ int main(int argc, char *argv[])
 		wl_event_loop_add_signal(loop, SIGINT, handle_stop, server),
 		wl_event_loop_add_signal(loop, SIGHUP, handle_hup, server),
 	};
+	/* The control socket takes connections and the backend directory is watched. */
+	notify_systemd("READY=1");
 
 	while (running) {
 		if (wl_event_loop_dispatch(loop, -1) < 0 && errno != EINTR) {
