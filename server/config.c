@@ -420,7 +420,9 @@ int dmab_config_load(struct dmab_config *config, const char *path, char *err, si
 			}
 		}
 	}
-	for (unsigned int i = 0; i < config->nplaces; i++) {
+	/* Only headless screens are known now: a KMS output's come with its connectors. */
+	bool only_headless = config->noutputs == 1 && !strcmp(config->outputs[0], "headless");
+	for (unsigned int i = 0; i < config->nplaces && only_headless; i++) {
 		const char *screen = config->places[i].screen;
 		bool found = !screen[0];
 		for (unsigned int j = 0; j < config->nscreens && !found; j++)

@@ -254,8 +254,12 @@ int dmab_server_reload(struct dmab_server *server)
 			strcmp(next.control_socket, server->config.control_socket) ||
 			next.nscreens != server->config.nscreens ||
 			memcmp(next.screens, server->config.screens,
-				next.nscreens * sizeof(next.screens[0])))
-		dmab_log(DMAB_LOG_WARN, "reload: hypervisor, sockets and screens change on restart only");
+				next.nscreens * sizeof(next.screens[0])) ||
+			next.noutputs != server->config.noutputs ||
+			memcmp(next.outputs, server->config.outputs, sizeof(next.outputs)) ||
+			memcmp(&next.drm, &server->config.drm, sizeof(next.drm)))
+		dmab_log(DMAB_LOG_WARN, "reload: hypervisor, sockets, outputs and screens change on "
+			"restart only");
 
 	/* Limits, log level and the layout apply now. */
 	server->config.limits = next.limits;

@@ -146,6 +146,26 @@ static void config_bound_places(void **state)
 	assert_false(dmab_config_place_bound(ivi));
 }
 
+/* A KMS output's screens are its connectors: a place may name one before it exists. */
+static void config_drm(void **state)
+{
+	struct dmab_config c;
+	char err[256] = "";
+	assert_int_equal(load(&c, "[server]\noutput = drm headless\n[drm]\ndevice = /dev/dri/card1\n"
+		"repaint-window-ms = 4\n[connector.c0]\nscreen = HDMI-A-1\n", err, sizeof(err)), 0);
+	assert_int_equal(c.noutputs, 2);
+	assert_string_equal(c.outputs[0], "drm");
+	assert_string_equal(c.outputs[1], "headless");
+	assert_string_equal(c.drm.device, "/dev/dri/card1");
+	assert_int_equal(c.drm.repaint_window_us, 4000);
+	/* Headless alone: every screen is known at load. */
+	assert_int_equal(load(&c, "[connector.c0]\nscreen = HDMI-A-1\n", err, sizeof(err)),
+		-EINVAL);
+	assert_int_equal(load(&c, "[server]\noutput = drm drm\n", err, sizeof(err)), -EINVAL);
+	assert_int_equal(load(&c, "[server]\noutput = kms\n", err, sizeof(err)), -EINVAL);
+	assert_int_equal(load(&c, "[drm]\ndevice = card1\n", err, sizeof(err)), -EINVAL);
+}
+
 /* A configuration path that is not a readable file is an error, not the defaults. */
 static void config_not_a_file(void **state)
 {
@@ -365,6 +385,7 @@ int main(void)
 		cmocka_unit_test(config_errors),
 		cmocka_unit_test(config_bound_places),
 		cmocka_unit_test(config_not_a_file),
+		cmocka_unit_test(config_drm),
 		cmocka_unit_test(stats_latency),
 		cmocka_unit_test(stats_fps),
 		cmocka_unit_test(pixels_formats),
