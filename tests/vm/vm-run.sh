@@ -38,6 +38,11 @@ nonce=$(sed -n 's/.*dmab\.nonce=\([^ ]*\).*/\1/p' /proc/cmdline)
 res=/dev/ttyS1
 stty -F "$res" 115200 raw -echo 2>/dev/null
 
+# The kernel gives init 1024 descriptors, 4096 at most; dmabridged raises
+# its own limit to the most it may have, as a server under systemd has
+# 524288 (its default), so give the checks what such a system gives.
+ulimit -Hn 524288
+ulimit -Sn 1024
 export HOME=/root
 export XDG_RUNTIME_DIR=/run/user/0
 export DMABRIDGED=/usr/bin/dmabridged
