@@ -166,7 +166,7 @@ class Run:
         with open(os.path.join(self.state, 'kernel-build.log')) as f:
             messages = f.read().strip()
         if messages:
-            self.log('build-kernel: ' + messages.replace('\n', '\n    '))
+            self.log(messages.replace('\n', '\n    '))
         if p.returncode == SKIP:
             last = messages.splitlines()[-1] if messages else 'build-kernel skipped'
             return None, ('skip', last)
@@ -526,6 +526,9 @@ def report(args, manifest, data, booted):
               + data.get('log', ''))
     if info:
         print('VM run: ' + ', '.join(f'{k} {v}' for k, v in info.items() if k != 'qemu'))
+    if info.get('qemu'):
+        print(f'VM console: {os.path.join(args.state, "console.log")}; kernel log of the boot: '
+              f'{os.path.join(args.state, "checks", "boot", "kernel.log")}')
     d = os.path.join(args.state, 'checks', name)
     print(f'check {name}: {r["status"]}'
           + (f' ({r["reason"]})' if r.get('reason') else '')
