@@ -190,7 +190,7 @@ static void fb_unshow(struct dmab_fb *fb)
 /* Continue a DBUF_DESTROY once its framebuffers are gone. */
 static void dbuf_continue(struct dmab_dbuf *dbuf)
 {
-	if (!dbuf->destroying || dbuf->nfbs)
+	if (!dbuf->destroying || dbuf->nfbs || dbuf->hold)
 		return;
 	dbuf_release(dbuf);
 }
@@ -256,8 +256,22 @@ static void handle_ofb_release(struct wl_listener *listener, void *data)
 static void fb_detach(struct dmab_fb *fb)
 {
 	fb->detaching = true;
+	/*
+	 * Taking it off one connector may drop the display's last lock, whose
+	 * release frees fb while the others are still to be looked at: our
+	 * own lock holds it until they all were, and so does the buffer.
+	 */
+	struct dmab_dbuf *dbuf = fb->dbuf;
+	struct dmab_ofb *ofb = fb->ofb;
+	dbuf->hold++;
+	if (ofb)
+		dmab_ofb_lock(ofb);
 	fb_unshow(fb);
-	fb_try_free(fb);
+	if (ofb)
+		dmab_ofb_unlock(ofb);   /* its release frees fb, when nothing else reads it */
+	else
+		fb_try_free(fb);
+	dbuf->hold--;
 }
 
 /* ---- requests ---- */
@@ -479,12 +493,14 @@ int dmab_buffer_request(struct dmab_connector *conn, const struct dmab_cmd *cmd)
 		}
 		defer(&dbuf->destroy_reply, conn, cmd);
 		dbuf->destroying = true;
-		/* Its framebuffers go with it, off the screen first. */
+		/* Its framebuffers go with it, off the screen first; it goes after, once. */
 		struct dmab_fb *fb, *tmp;
+		dbuf->hold++;
 		wl_list_for_each_safe(fb, tmp, &fe->fbs, link) {
 			if (fb->dbuf == dbuf && !fb->detaching)
 				fb_detach(fb);
 		}
+		dbuf->hold--;
 		dbuf_continue(dbuf);
 		return 1;
 	}

@@ -57,6 +57,7 @@ struct dmab_dbuf {
 	int export_fd;                  /* zero copy: the dma-buf the hypervisor made */
 	void *map;                      /* copy: the guest's pages, read-only */
 	unsigned int nfbs;
+	unsigned int hold;              /* being worked on: not released meanwhile */
 	bool destroying;
 	struct dmab_deferred destroy_reply;
 };

@@ -243,11 +243,46 @@ static int destroy(struct evil_env *env, void *data)
 	return fails + evil_log_bounded(s, dom, dmab_ts_now_ms() - t0);
 }
 
+/*
+ * Host buffers (be-alloc) are the display's own framebuffers: a flip of
+ * one pending on connector 0 and its DBUF_DESTROY in one batch drop the
+ * display's last lock while the server still looks at connector 1.
+ */
+static int destroy_be_alloc(struct evil_env *env, void *data)
+{
+	struct dmab_client *c;
+	if (evil_connect(env, true, 2, &c))
+		return 100;
+	int fails = 0;
+	struct dmab_client_buffer *a, *b;
+	if (dmab_client_buffer_create(c, W, H, DRM_FORMAT_XRGB8888, &a) ||
+			dmab_client_buffer_create(c, W, H, DRM_FORMAT_XRGB8888, &b))
+		return 101;
+	fails += EVIL_CHECK(dmab_client_set_config(c, 0, b, 0, 0) == 0, "SET_CONFIG");
+	fails += EVIL_CHECK(dmab_client_set_config(c, 1, b, 0, 0) == 0, "SET_CONFIG on 1");
+	evil_sleep_ms(50);
+	struct xendispl_req batch[2];
+	struct xendispl_resp resps[2];
+	dmab_fe_req_pg_flip(&batch[0], dmab_frontend_fb_cookie(a));
+	dmab_fe_req_dbuf_destroy(&batch[1], dmab_frontend_dbuf_cookie(a));
+	fails += evil_batch(c, 0, batch, 2, resps, 3000);
+	fails += EVIL_CHECK(resps[0].status == 0 && resps[1].status == 0,
+		"PG_FLIP then DBUF_DESTROY of a host buffer: %s, %s",
+		evil_status_name(resps[0].status), evil_status_name(resps[1].status));
+	struct xendispl_req r;
+	dmab_fe_req_dbuf_destroy(&r, dmab_frontend_dbuf_cookie(a));
+	fails += evil_expect(c, "DBUF_DESTROY again", &r, -XEN_ENOENT);
+	dmab_client_destroy(c);
+	return fails;
+}
+
 int main(void)
 {
 	struct evil_env env;
 	if (evil_env_start(&env, "[limits]\nrequests-per-second = 0\n"))
 		return 1;
 	evil_env_hostile(&env, "DBUF_DESTROY under attached framebuffers", destroy, NULL, 0, 60000);
+	evil_env_hostile(&env, "DBUF_DESTROY of a host buffer with its flip pending",
+		destroy_be_alloc, NULL, 0, 60000);
 	return evil_env_finish(&env) ? 1 : 0;
 }
