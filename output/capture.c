@@ -26,6 +26,7 @@ static int capture_layer(const struct dmab_layer *l, struct dmab_capture_layer *
 		.offset = fb->offset, .stride = fb->stride, .fourcc = fb->fourcc,
 		.src = l->src, .dst = l->dst,
 		.user = l->view ? l->view->data : NULL,
+		.fb = l->fb,
 	};
 	if (fb->buffer->fd >= 0) {
 		out->fd = fcntl(fb->buffer->fd, F_DUPFD_CLOEXEC, 0);

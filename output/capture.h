@@ -22,6 +22,7 @@ struct dmab_capture_layer {
 	struct dmab_rect src;   /* the part of the framebuffer shown */
 	struct dmab_rect dst;   /* where, on the canvas: same size, inside it */
 	void *user;             /* the view's data: for the caller, and only now */
+	struct dmab_ofb *fb;    /* for the caller on the loop, and only now */
 };
 
 struct dmab_capture {

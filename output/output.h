@@ -62,6 +62,7 @@ struct dmab_obuf {
 	void *cpu;              /* CPU mapping of size octets, or NULL */
 	bool cpu_writable;
 	bool allocated;         /* made here, not imported */
+	bool exported;          /* its owner gave it away (granted to a guest): others write it */
 	bool dropped;           /* its owner let go: freed with its last framebuffer */
 	unsigned int nfbs;      /* framebuffers made on it */
 	struct wl_list addons;  /* struct dmab_addon.link: backends' state for it */

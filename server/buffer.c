@@ -350,6 +350,7 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 			goto err;
 		}
 		dbuf->import = DMAB_IMPORT_BE_ALLOC;
+		dbuf->obuf->exported = true;
 	} else {
 		if (dmab_fe_pgdir_read(fe, c->gref_directory, c->num_grefs, refs, reason)) {
 			conn_log_rl(conn, DMAB_LOG_WARN, "DBUF_CREATE: %s", reason);

@@ -64,7 +64,23 @@ struct client {
 	const char *shot_source;        /* "display" or "layers" */
 	char shot_connector[DMAB_CTL_NAME_MAX + 1];     /* "" for a screen */
 	char (*shot_layers)[CONNECTOR_ID_LEN];          /* each layer's connector */
+	/*
+	 * The screenshot's frames that only dmabridged writes (copy-path
+	 * shadows, compositions), locked so that none is reused under the
+	 * worker's eyes. Guests write their own buffers whatever we lock.
+	 */
+	struct dmab_ofb **shot_locks;
+	size_t nshot_locks;
 };
+
+static void shot_unlock(struct client *c)
+{
+	for (size_t i = 0; i < c->nshot_locks; i++)
+		dmab_ofb_unlock(c->shot_locks[i]);
+	free(c->shot_locks);
+	c->shot_locks = NULL;
+	c->nshot_locks = 0;
+}
 
 static void client_destroy(struct client *c)
 {
@@ -77,6 +93,7 @@ static void client_destroy(struct client *c)
 	/* Nobody is left to answer: the thread stops at its next look. */
 	if (c->shot)
 		dmab_shot_cancel(c->shot);
+	shot_unlock(c);
 	if (c->display_screen) {
 		dmab_screen_capture_cancel(c->display_screen, c);
 		close(c->display_fd);
@@ -414,6 +431,7 @@ static void handle_shot_done(void *data, const struct dmab_shot_result *result)
 {
 	struct client *c = data;
 	c->shot = NULL;
+	shot_unlock(c);
 	json_object *r;
 	if (result->status == -ENODEV && c->shot_connector[0]) {
 		r = error("connector %s %s", c->shot_connector, result->error);
@@ -458,11 +476,18 @@ static int shot_start(struct client *client, struct dmab_capture *capture, int f
 	}
 	snprintf(client->shot_connector, sizeof(client->shot_connector), "%s",
 		connector ? connector : "");
+	client->shot_locks = calloc(capture->nlayers + 1, sizeof(*client->shot_locks));
+	for (size_t i = 0; client->shot_locks && i < capture->nlayers; i++) {
+		struct dmab_ofb *fb = capture->layers[i].fb;
+		if (fb && fb->buffer->allocated && !fb->buffer->exported)
+			client->shot_locks[client->nshot_locks++] = dmab_ofb_lock(fb);
+	}
 	int ret = dmab_shot_start(client->control->shots, capture, fd, connector != NULL,
 		handle_shot_done, client, &client->shot);
 	if (ret) {
 		free(client->shot_layers);
 		client->shot_layers = NULL;
+		shot_unlock(client);
 	}
 	return ret;
 }

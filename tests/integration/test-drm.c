@@ -343,6 +343,8 @@ int main(void)
 	}
 	for (size_t i = 0; i < started; i++)
 		finish(&r[i]);
+	if (failures)
+		dmab_ts_dump_log(&s);
 	CHECK(dmab_ts_stop(&s) == 0);
 	fprintf(stderr, "%d failures\n", failures);
 	return failures ? 1 : 0;
