@@ -2,8 +2,9 @@
 /*
  * Scanout memory of the device: dumb buffers, mapped for the CPU and
  * exported as dma-bufs (be-alloc grants them to guests; composition draws
- * into them). A buffer is made as rows of exactly the pitch asked for
- * where the driver allows, since a guest writes at the pitch it computed.
+ * into them). A buffer is exactly size octets, page rows of 8-bit pixels,
+ * since gntdev grants a dma-buf only whole: its framebuffers give their
+ * own pitch (the guest's, which it computed and writes at).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +28,12 @@ static int dumb_alloc(const struct dmab_allocator *alloc, uint32_t width, uint32
 		uint32_t bpp, uint32_t *stride, size_t size, struct dmab_obuf *buf)
 {
 	struct drm_backend *drm = backend_of(alloc);
-	if (*stride == 0 || size == 0)
+	size = (size + 4095) & ~(size_t)4095;
+	if (*stride == 0 || size == 0 || size / 4096 > UINT32_MAX)
 		return -EINVAL;
-	/* Rows of *stride octets: a buffer of 8-bit pixels that wide, as many rows as size needs. */
 	struct drm_mode_create_dumb create = {
-		.width = *stride,
-		.height = (uint32_t)((size + *stride - 1) / *stride),
+		.width = 4096,
+		.height = (uint32_t)(size / 4096),
 		.bpp = 8,
 	};
 	if (drmIoctl(drm->fd, DRM_IOCTL_MODE_CREATE_DUMB, &create))
@@ -41,7 +42,8 @@ static int dumb_alloc(const struct dmab_allocator *alloc, uint32_t width, uint32
 	int ret = d ? 0 : -ENOMEM;
 	int fd = -1;
 	void *cpu = MAP_FAILED;
-	if (ret == 0 && create.pitch < *stride)
+	/* A driver that pads rows or pages makes more than asked: not grantable. */
+	if (ret == 0 && create.size != size)
 		ret = -EINVAL;
 	struct drm_mode_map_dumb map = { .handle = create.handle };
 	if (ret == 0 && drmIoctl(drm->fd, DRM_IOCTL_MODE_MAP_DUMB, &map))
@@ -64,7 +66,6 @@ static int dumb_alloc(const struct dmab_allocator *alloc, uint32_t width, uint32
 	}
 	d->handle = create.handle;
 	d->map_size = create.size;
-	*stride = create.pitch;
 	buf->fd = fd;
 	buf->cpu = cpu;
 	buf->size = create.size;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <libliftoff.h>
 #include <libudev.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,15 @@ uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name)
 	}
 	drmModeFreeObjectProperties(props);
 	return id;
+}
+
+/* libliftoff says why a layer got no plane: worth seeing when debugging. */
+static void handle_liftoff_log(enum liftoff_log_priority priority, const char *fmt, va_list args)
+{
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, args);
+	_dmab_log(priority == LIFTOFF_ERROR ? DMAB_LOG_WARN : DMAB_LOG_DEBUG, "[libliftoff] %s",
+		line);
 }
 
 static void handle_page_flip(int fd, unsigned int seq, unsigned int sec, unsigned int usec,
@@ -171,6 +181,9 @@ static int backend_start(struct dmab_backend *backend)
 			drm->config.device[0] ? ": " : "", drm->config.device);
 		return ret;
 	}
+	liftoff_log_set_handler(handle_liftoff_log);
+	liftoff_log_set_priority(dmab_log_get_level() >= DMAB_LOG_DEBUG ? LIFTOFF_DEBUG :
+		LIFTOFF_ERROR);
 	int lfd = fcntl(drm->fd, F_DUPFD_CLOEXEC, 0);
 	drm->liftoff = lfd >= 0 ? liftoff_device_create(lfd) : NULL;
 	if (!drm->liftoff || liftoff_device_register_all_planes(drm->liftoff)) {
