@@ -9,6 +9,8 @@
 struct slot {
 	struct dmab_ofb *fb;
 	struct dmab_obuf *buf;
+	struct dmab_swapchain *sc;      /* NULL once the swapchain is gone */
+	struct wl_listener release;
 	struct wl_listener destroy;
 };
 
@@ -19,11 +21,20 @@ struct dmab_swapchain {
 	unsigned int max;
 	struct slot *slots[DMAB_SWAPCHAIN_MAX];
 	unsigned int nslots;
+	struct wl_signal release;
 };
+
+static void handle_fb_release(struct wl_listener *listener, void *data)
+{
+	struct slot *slot = wl_container_of(listener, slot, release);
+	if (slot->sc)
+		wl_signal_emit(&slot->sc->release, slot->fb);
+}
 
 static void handle_fb_destroy(struct wl_listener *listener, void *data)
 {
 	struct slot *slot = wl_container_of(listener, slot, destroy);
+	wl_list_remove(&slot->release.link);
 	wl_list_remove(&slot->destroy.link);
 	dmab_obuf_destroy(slot->buf);
 	free(slot);
@@ -43,6 +54,7 @@ struct dmab_swapchain *dmab_swapchain_create(struct dmab_output *output,
 		.output = output, .screen = screen, .width = width, .height = height,
 		.fourcc = fourcc, .max = max,
 	};
+	wl_signal_init(&sc->release);
 	return sc;
 }
 
@@ -50,8 +62,10 @@ void dmab_swapchain_destroy(struct dmab_swapchain *sc)
 {
 	if (!sc)
 		return;
-	for (unsigned int i = 0; i < sc->nslots; i++)
+	for (unsigned int i = 0; i < sc->nslots; i++) {
+		sc->slots[i]->sc = NULL;
 		dmab_ofb_drop(sc->slots[i]->fb);
+	}
 	free(sc);
 }
 
@@ -81,6 +95,9 @@ static struct slot *slot_add(struct dmab_swapchain *sc)
 		free(slot);
 		return NULL;
 	}
+	slot->sc = sc;
+	slot->release.notify = handle_fb_release;
+	wl_signal_add(&slot->fb->events.release, &slot->release);
 	/* The buffer goes with the framebuffer, whenever its last lock goes. */
 	slot->destroy.notify = handle_fb_destroy;
 	wl_signal_add(&slot->fb->events.destroy, &slot->destroy);
@@ -97,4 +114,19 @@ struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc)
 	}
 	struct slot *slot = slot_add(sc);
 	return slot ? dmab_ofb_lock(slot->fb) : NULL;
+}
+
+bool dmab_swapchain_full(const struct dmab_swapchain *sc)
+{
+	for (unsigned int i = 0; i < sc->nslots; i++) {
+		if (!sc->slots[i]->fb->locks)
+			return false;
+	}
+	return sc->nslots == sc->max;
+}
+
+void dmab_swapchain_add_release_listener(struct dmab_swapchain *sc,
+		struct wl_listener *listener)
+{
+	wl_signal_add(&sc->release, listener);
 }

@@ -13,7 +13,7 @@
 
 #include "output/output.h"
 
-#define DMAB_SWAPCHAIN_MAX 4
+#define DMAB_SWAPCHAIN_MAX 8
 
 struct dmab_swapchain;
 
@@ -41,5 +41,19 @@ bool dmab_swapchain_fits(const struct dmab_swapchain *sc, uint32_t width, uint32
  * there are fewer than max. NULL when all are in use or allocation fails.
  */
 struct dmab_ofb *dmab_swapchain_acquire(struct dmab_swapchain *sc);
+
+/**
+ * Whether all max framebuffers are made and locked: acquire failed for
+ * want of a free one, not of memory.
+ */
+bool dmab_swapchain_full(const struct dmab_swapchain *sc);
+
+/**
+ * Call listener (data: the framebuffer) whenever one of sc's framebuffers
+ * becomes idle, while sc lives: acquire may succeed now. The listener may
+ * acquire it; it is removed with wl_list_remove() before sc is destroyed.
+ */
+void dmab_swapchain_add_release_listener(struct dmab_swapchain *sc,
+		struct wl_listener *listener);
 
 #endif

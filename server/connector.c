@@ -14,6 +14,7 @@
 #include "protocol/format.h"
 #include "protocol/response.h"
 #include "protocol/status.h"
+#include "server/control-shot.h"
 #include "server/frontend.h"
 #include "server/layout.h"
 #include "server/scheduler.h"
@@ -112,15 +113,29 @@ static int shadows_for(struct dmab_connector *conn, const struct dmab_fb *fb)
 	struct dmab_server *server = conn->fe->server;
 	if (conn->shadows && dmab_swapchain_fits(conn->shadows, fb->width, fb->height, fb->fourcc))
 		return 0;
-	/* One on screen, one queued or attached, one being copied into. */
+	/*
+	 * One on screen, one queued or attached, one being copied into; and one
+	 * for each screenshot being made, which holds what it draws.
+	 */
 	struct dmab_swapchain *sc = dmab_swapchain_create(server->output, conn->view->screen,
-		fb->width, fb->height, fb->fourcc, 3);
+		fb->width, fb->height, fb->fourcc, 3 + DMAB_SHOTS_MAX);
 	if (!sc)
 		return -ENOMEM;
 	/* Shadows on screen or queued stay until the display lets go of them. */
-	dmab_swapchain_destroy(conn->shadows);
+	if (conn->shadows) {
+		wl_list_remove(&conn->shadow_release.link);
+		dmab_swapchain_destroy(conn->shadows);
+	}
 	conn->shadows = sc;
+	dmab_swapchain_add_release_listener(sc, &conn->shadow_release);
 	return 0;
+}
+
+/* A shadow is free again: a frame may have waited for one. */
+static void handle_shadow_release(struct wl_listener *listener, void *data)
+{
+	struct dmab_connector *conn = wl_container_of(listener, conn, shadow_release);
+	copy_start(conn);
 }
 
 static struct dmab_rect shown_part(const struct dmab_connector *conn, const struct dmab_fb *fb)
@@ -183,9 +198,13 @@ static void copy_start(struct dmab_connector *conn)
 	if (!fb || conn->copy_src || (view->has_pending && view->pending.seq == conn->copy_attached))
 		return;
 	struct dmab_ofb *shadow = dmab_swapchain_acquire(conn->shadows);
+	if (!shadow && dmab_swapchain_full(conn->shadows)) {
+		/* All held (the display, screenshots): the frame waits for the next one free. */
+		return;
+	}
 	conn->copy_fb = NULL;
 	if (!shadow) {
-		conn_log_rl(conn, DMAB_LOG_ERROR, "no shadow buffer to copy a frame into");
+		conn_log_rl(conn, DMAB_LOG_ERROR, "no memory for a shadow buffer: a frame is lost");
 		report_flips(conn, conn->copy_seq, 0, dmab_now_ns());
 		return;
 	}
@@ -471,6 +490,7 @@ int dmab_connector_create(struct dmab_frontend *fe, unsigned int index,
 	}
 	conn->view->data = conn;
 	conn->view_present.notify = handle_view_present;
+	conn->shadow_release.notify = handle_shadow_release;
 	wl_signal_add(&conn->view->events.present, &conn->view_present);
 	*out = conn;
 	/* Requests sent before we bound the channel have no notification. */
@@ -489,6 +509,8 @@ void dmab_connector_destroy(struct dmab_connector *conn)
 	struct dmab_hv *hv = server->hv;
 	/* A copy under way reads the guest's pages: it ends before they go. */
 	dmab_copier_cancel(server->copier, &conn->copy_job);
+	if (conn->shadows)
+		wl_list_remove(&conn->shadow_release.link);
 	dmab_ofb_unlock(conn->copy_dst);
 	dmab_layout_release(server, conn);
 	if (conn->view) {

@@ -125,6 +125,7 @@ struct dmab_connector {
 	size_t copy_bytes;
 	uint64_t direct_seq;            /* the last content attached without a copy */
 	struct dmab_swapchain *shadows;
+	struct wl_listener shadow_release;      /* on shadows, while there are */
 	/* flips waiting for the screen, oldest first */
 	uint64_t seq;                   /* of the last content attached */
 	struct dmab_flip flips[DMAB_CONN_FLIPS];

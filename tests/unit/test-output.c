@@ -1473,6 +1473,22 @@ static void handle_gone(struct wl_listener *listener, void *data)
 	wl_list_init(&listener->link);
 }
 
+struct release_count {
+	struct wl_listener listener;
+	int count;
+	struct dmab_ofb *last, *taken;
+	struct dmab_swapchain *acquire;
+};
+
+static void handle_release_count(struct wl_listener *listener, void *data)
+{
+	struct release_count *r = wl_container_of(listener, r, listener);
+	r->count++;
+	r->last = data;
+	if (r->acquire)
+		r->taken = dmab_swapchain_acquire(r->acquire);
+}
+
 static void swapchain_slots(void **state)
 {
 	struct env *e = *state;
@@ -1494,14 +1510,27 @@ static void swapchain_slots(void **state)
 	}
 	/* At most max, and never one somebody reads. */
 	assert_null(dmab_swapchain_acquire(sc));
+	assert_true(dmab_swapchain_full(sc));
+	struct release_count released = { .listener.notify = handle_release_count };
+	dmab_swapchain_add_release_listener(sc, &released.listener);
 	dmab_ofb_lock(f[1]);            /* a display reads it */
 	dmab_ofb_unlock(f[1]);          /* the composition is done with it */
+	assert_int_equal(released.count, 0);
 	assert_null(dmab_swapchain_acquire(sc));
 	dmab_ofb_unlock(f[0]);
+	/* Whoever waits for one hears of it, and may take it then. */
+	assert_int_equal(released.count, 1);
+	assert_ptr_equal(released.last, f[0]);
+	assert_false(dmab_swapchain_full(sc));
 	assert_ptr_equal(dmab_swapchain_acquire(sc), f[0]);
 	assert_null(dmab_swapchain_acquire(sc));
+	released.acquire = sc;          /* the listener takes it at once */
 	dmab_ofb_unlock(f[1]);
-	assert_ptr_equal(dmab_swapchain_acquire(sc), f[1]);
+	assert_int_equal(released.count, 2);
+	assert_ptr_equal(released.taken, f[1]);
+	assert_int_equal(f[1]->locks, 1);
+	assert_null(dmab_swapchain_acquire(sc));
+	wl_list_remove(&released.listener.link);
 
 	/* Destroyed with all three locked: each goes, with its buffer, at its last unlock. */
 	struct wl_listener gone[3];
