@@ -983,11 +983,12 @@ int dmab_client_flip(struct dmab_client *c, unsigned int index,
 		conn->pending = NULL;
 	}
 
-	dmab_fe_req_pg_flip(&req, buffer->fb_cookie);
-	int ret = dmab_client_request(c, index, &req, NULL);
-	if (ret)
-		return ret;
+	/* Pending before asking: the backend's event may come before its answer. */
 	conn->pending = buffer;
 	conn->pending_since_ms = dmab_now_ms();
-	return 0;
+	dmab_fe_req_pg_flip(&req, buffer->fb_cookie);
+	int ret = dmab_client_request(c, index, &req, NULL);
+	if (ret && conn->pending == buffer)
+		conn->pending = NULL;
+	return ret;
 }

@@ -127,8 +127,11 @@ static int good_main(struct evil_env *env)
 		dmab_ts_fill(dmab_client_buffer_data(b), dmab_client_buffer_stride(b),
 			EVIL_GOOD_WIDTH, EVIL_GOOD_HEIGHT, f);
 		uint64_t t0 = dmab_ts_now_ms();
-		if (dmab_client_flip(client, 0, b))
+		int fr = dmab_client_flip(client, 0, b);
+		if (fr) {
+			fprintf(stderr, "flip: %d\n", fr);
 			return good_fail(sh, 4);
+		}
 		if (good_wait_flip(client, b, 3000))
 			return good_fail(sh, 5);
 		uint32_t waited = (uint32_t)(dmab_ts_now_ms() - t0);
