@@ -36,6 +36,7 @@ uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name)
 }
 
 /* libliftoff says why a layer got no plane: worth seeing when debugging. */
+__attribute__((format(printf, 2, 0)))
 static void handle_liftoff_log(enum liftoff_log_priority priority, const char *fmt, va_list args)
 {
 	char line[512];
@@ -181,9 +182,9 @@ static int backend_start(struct dmab_backend *backend)
 			drm->config.device[0] ? ": " : "", drm->config.device);
 		return ret;
 	}
+	/* Its debug output is every layer of every frame: errors only. */
 	liftoff_log_set_handler(handle_liftoff_log);
-	liftoff_log_set_priority(dmab_log_get_level() >= DMAB_LOG_DEBUG ? LIFTOFF_DEBUG :
-		LIFTOFF_ERROR);
+	liftoff_log_set_priority(LIFTOFF_ERROR);
 	int lfd = fcntl(drm->fd, F_DUPFD_CLOEXEC, 0);
 	drm->liftoff = lfd >= 0 ? liftoff_device_create(lfd) : NULL;
 	if (!drm->liftoff || liftoff_device_register_all_planes(drm->liftoff)) {
