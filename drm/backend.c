@@ -19,7 +19,8 @@
 #include "common/log.h"
 #include "drm/drm-impl.h"
 
-uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name)
+uint32_t drm_prop_get(int fd, uint32_t object, uint32_t type, const char *name,
+		uint64_t *value)
 {
 	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, object, type);
 	if (!props)
@@ -27,12 +28,20 @@ uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name)
 	uint32_t id = 0;
 	for (uint32_t i = 0; i < props->count_props && !id; i++) {
 		drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
-		if (p && !strcmp(p->name, name))
+		if (p && !strcmp(p->name, name)) {
 			id = p->prop_id;
+			if (value)
+				*value = props->prop_values[i];
+		}
 		drmModeFreeProperty(p);
 	}
 	drmModeFreeObjectProperties(props);
 	return id;
+}
+
+uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name)
+{
+	return drm_prop_get(fd, object, type, name, NULL);
 }
 
 /* libliftoff says why a layer got no plane: worth seeing when debugging. */

@@ -79,13 +79,37 @@ struct drm_capture {
 /** The id of object's property name, 0 if it has none. */
 uint32_t drm_prop_id(int fd, uint32_t object, uint32_t type, const char *name);
 
+/** As drm_prop_id(), and its current value into *value (may be NULL). */
+uint32_t drm_prop_get(int fd, uint32_t object, uint32_t type, const char *name,
+		uint64_t *value);
+
 /* fb.c */
 
 /**
  * The KMS framebuffer of fb on this device, made at first use and kept
- * with fb; 0 when the device cannot take it (then it is composed).
+ * with fb; 0 when the device cannot take it or the display refused to
+ * scan it out (then it is composed: drm_fb_why() says why).
  */
 uint32_t drm_fb_id(struct drm_backend *drm, struct dmab_ofb *fb);
+
+/** Why fb is composed rather than scanned out, for status. */
+const char *drm_fb_why(struct drm_backend *drm, struct dmab_ofb *fb);
+
+/** fb was on a plane of a commit the display took: it scans out. */
+void drm_fb_scanned_out(struct drm_backend *drm, struct dmab_ofb *fb);
+
+/**
+ * A commit with fb on a plane failed with err: unless it scanned out
+ * before, it is composed from now on (true), or taken back by
+ * drm_fb_unrefuse() if composing it did not help either.
+ */
+bool drm_fb_refuse(struct drm_backend *drm, struct dmab_ofb *fb, int err);
+
+/** The commit failed for another reason: fb may be tried on a plane again. */
+void drm_fb_unrefuse(struct drm_backend *drm, struct dmab_ofb *fb);
+
+/** The refusal holds: say so, once for the framebuffer. */
+void drm_fb_refusal_confirmed(struct drm_backend *drm, struct dmab_ofb *fb);
 
 /** buf is a dma-buf this device can import. */
 int drm_import(struct dmab_backend *backend, struct dmab_obuf *buf);

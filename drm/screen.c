@@ -131,6 +131,32 @@ static int add_writeback(struct drm_screen *s, drmModeAtomicReq *req, uint32_t *
 	return 0;
 }
 
+/*
+ * A modeset takes the CRTC as it is: connectors another client left on
+ * it (a writeback connector, a second output) come off, or the commit
+ * would drive them too, or be refused for them.
+ */
+static int detach_others(struct drm_screen *s, drmModeAtomicReq *req)
+{
+	int fd = s->drm->fd;
+	drmModeRes *res = drmModeGetResources(fd);
+	if (!res)
+		return -errno;
+	int ret = 0;
+	for (int i = 0; i < res->count_connectors && ret == 0; i++) {
+		uint32_t id = res->connectors[i];
+		uint64_t crtc = 0;
+		/* Ours: the writeback is taken care of by add_writeback(). */
+		if (id == s->connector_id || id == s->wb_connector_id)
+			continue;
+		uint32_t prop = drm_prop_get(fd, id, DRM_MODE_OBJECT_CONNECTOR, "CRTC_ID", &crtc);
+		if (prop && crtc == s->crtc_id && drmModeAtomicAddProperty(req, id, prop, 0) < 0)
+			ret = -ENOMEM;
+	}
+	drmModeFreeResources(res);
+	return ret;
+}
+
 static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 		drmModeAtomicReq *req, uint32_t flags, struct dmab_ofb **target)
 {
@@ -145,9 +171,14 @@ static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 	for (size_t i = 0; i < state->nlayers && ret == 0; i++) {
 		struct dmab_layer *l = &state->layers[i];
 		uint32_t fb_id = drm_fb_id(drm, l->fb);
-		l->composed = fb_id ? NULL : "the device cannot make a framebuffer of it";
+		l->composed = fb_id ? NULL : drm_fb_why(drm, l->fb);
 		ret = set_plane_props(s->layers[i], fb_id, &l->src, &l->dst);
-		if (ret == 0 && drm->planes_have_zpos)
+		/*
+		 * The order, for libliftoff's plane allocation: with planes
+		 * of no zpos property it keeps layers that overlap off planes
+		 * whose order is not known.
+		 */
+		if (ret == 0)
 			ret = liftoff_layer_set_property(s->layers[i], "zpos", i + 1);
 	}
 	if (empty)
@@ -167,9 +198,11 @@ static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 		return -ENOMEM;
 	}
 	ret = set_plane_props(s->composition, target_fb, &whole, &whole);
-	if (ret == 0 && drm->planes_have_zpos)
+	if (ret == 0)
 		ret = liftoff_layer_set_property(s->composition, "zpos", 0);
 
+	if (ret == 0 && s->modeset)
+		ret = detach_others(s, req);
 	if (ret == 0 && s->modeset) {
 		if (drmModeAtomicAddProperty(req, s->connector_id, s->prop_conn_crtc_id,
 				s->crtc_id) < 0 ||
@@ -196,7 +229,7 @@ static int build(struct drm_screen *s, const struct dmab_screen_state *state,
 		if (!liftoff_layer_needs_composition(s->layers[i]))
 			continue;
 		if (!l->composed)
-			l->composed = "no plane of the CRTC takes it";
+			l->composed = drm_fb_why(drm, l->fb);
 		dmab_compose(img, l, 1, false);
 	}
 	*target = t;
@@ -319,21 +352,84 @@ static int screen_test(struct dmab_screen *screen, const struct dmab_screen_stat
 	return ret;
 }
 
+/*
+ * After a failed commit: libliftoff keeps an allocation while its layers
+ * do not change, and the one it found with the failed request (every
+ * TEST_ONLY of it failing, e.g. for a writeback the CRTC cannot take) is
+ * no guide for the next. New layers make it start over.
+ */
+static void forget_allocation(struct drm_screen *s)
+{
+	layers_fit(s, 0);
+}
+
+/*
+ * The commit failed (err) with framebuffers on planes that never scanned
+ * out: try again with those composed. If that is taken, they were the
+ * cause and stay composed; if not, they may be tried on planes again.
+ */
+static int commit_without_untried(struct drm_screen *s, const struct dmab_screen_state *state,
+		uint32_t flags, int err, struct dmab_ofb **target, struct dmab_ofb **wb)
+{
+	struct drm_backend *drm = s->drm;
+	size_t refused = 0;
+	for (size_t i = 0; i < state->nlayers && i < s->nlayers; i++) {
+		if (liftoff_layer_get_plane(s->layers[i]) &&
+				drm_fb_refuse(drm, state->layers[i].fb, err))
+			refused++;
+	}
+	if (!refused)
+		return err;
+	forget_allocation(s);
+	int ret = commit(s, state, flags, target, wb);
+	for (size_t i = 0; i < state->nlayers; i++) {
+		if (ret == 0)
+			drm_fb_refusal_confirmed(drm, state->layers[i].fb);
+		else
+			drm_fb_unrefuse(drm, state->layers[i].fb);
+	}
+	return ret;
+}
+
 static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_state *state)
 {
 	struct drm_screen *s = wl_container_of(screen, s, base);
 	struct dmab_ofb *target, *wb;
-	int ret = commit(s, state, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, &target,
-		&wb);
+	uint32_t flags = DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT;
+	bool capturing = !wl_list_empty(&s->captures) && !s->wb_target;
+	int ret = commit(s, state, flags, &target, &wb);
+	if (ret && ret != -EBUSY && ret != -ENOMEM)
+		ret = commit_without_untried(s, state, flags, ret, &target, &wb);
+	if (ret && capturing) {
+		/*
+		 * Without the writeback it may pass: the capture failed, not the
+		 * frame. A device whose encoders are no clones of each other
+		 * (vkms) drives a writeback only alone on the CRTC, which would
+		 * take the screen off for every capture: its screenshots are
+		 * composed from the views instead.
+		 */
+		int wb_err = ret;
+		captures_end(&s->captures, NULL, -ENOTSUP);
+		forget_allocation(s);
+		ret = commit(s, state, flags, &target, &wb);
+		if (ret == 0) {
+			s->wb_connector_id = 0;
+			dmab_log(DMAB_LOG_INFO, "%s: screen %s: the writeback connector cannot "
+				"join the CRTC beside the screen's (%s): screenshots are composed "
+				"from what the views show", s->drm->path, screen->name,
+				dmab_strerror(wb_err));
+		}
+	}
 	if (ret) {
 		dmab_log_ratelimited(&log_rl, DMAB_LOG_WARN, "%s: screen %s: atomic commit: %s",
 			s->drm->path, screen->name, dmab_strerror(ret));
-		/* A capture that went with it failed with it. */
-		if (!wl_list_empty(&s->captures) && !s->wb_target)
-			captures_end(&s->captures, NULL, ret);
 		return ret;
 	}
 	s->modeset = false;
+	for (size_t i = 0; i < state->nlayers && i < s->nlayers; i++) {
+		if (liftoff_layer_get_plane(s->layers[i]))
+			drm_fb_scanned_out(s->drm, state->layers[i].fb);
+	}
 	if (wb)
 		wb_started(s, wb);
 	else if (s->wb_attached && !s->wb_target)
@@ -456,13 +552,19 @@ static void find_writeback(struct drm_backend *drm, drmModeRes *res, struct drm_
 		drmModeFreeConnector(conn);
 		if (!usable)
 			continue;
-		s->prop_wb_crtc_id = drm_prop_id(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR, "CRTC_ID");
+		uint64_t crtc = 0;
+		s->prop_wb_crtc_id = drm_prop_get(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR, "CRTC_ID",
+			&crtc);
+
 		s->prop_wb_fb_id = drm_prop_id(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR,
 			"WRITEBACK_FB_ID");
 		s->prop_wb_fence = drm_prop_id(drm->fd, id, DRM_MODE_OBJECT_CONNECTOR,
 			"WRITEBACK_OUT_FENCE_PTR");
-		if (s->prop_wb_crtc_id && s->prop_wb_fb_id && s->prop_wb_fence)
+		if (s->prop_wb_crtc_id && s->prop_wb_fb_id && s->prop_wb_fence) {
 			s->wb_connector_id = id;
+			/* Left on the CRTC by another client: the first commit takes it off. */
+			s->wb_attached = crtc == s->crtc_id;
+		}
 	}
 }
 

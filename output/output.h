@@ -255,7 +255,8 @@ int dmab_screen_current_layers(struct dmab_screen *screen, struct dmab_layer **l
 
 /**
  * Called with what the display showed (locked for the call: lock it to
- * keep it) and 0, or with NULL and a negative errno.
+ * keep it) and 0, or with NULL and a negative errno: -ENOTSUP when the
+ * display found it cannot capture itself (then capture the layers).
  */
 typedef void (*dmab_screen_capture_fn)(void *data, struct dmab_ofb *fb, int status);
 

@@ -504,10 +504,19 @@ static void handle_display_captured(void *data, struct dmab_ofb *fb, int status)
 {
 	struct client *c = data;
 	int fd = c->display_fd;
+	struct dmab_screen *screen = c->display_screen;
 	c->display_screen = NULL;
 	c->display_fd = -1;
 	struct dmab_capture *capture;
-	int ret = status ? status : dmab_ofb_capture(fb, &capture);
+	int ret;
+	if (status == -ENOTSUP) {
+		/* The display found it cannot capture itself after all: the views' frames. */
+		c->shot_source = "layers";
+		status = 0;
+		ret = dmab_screen_capture(screen, &capture);
+	} else {
+		ret = status ? status : dmab_ofb_capture(fb, &capture);
+	}
 	if (ret == 0)
 		ret = shot_start(c, capture, fd, NULL);
 	else
