@@ -159,7 +159,8 @@ int dmab_ts_stop(struct dmab_test_server *s)
 		s->pid = 0;
 	}
 	int ret = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	if (ret != 0)
+	/* DMAB_TS_DUMP_LOG=1 shows it even when all went well. */
+	if (ret != 0 || getenv("DMAB_TS_DUMP_LOG"))
 		dmab_ts_dump_log(s);
 	remove_dir(s->dir);
 	return ret;

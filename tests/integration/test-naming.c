@@ -291,7 +291,7 @@ static void test_far(void)
 	if (start(&b, &s, NULL, "far1", 2)) {
 		expect_place(&s, b.domid, INT32_MAX, 0, 0, NULL);
 		/* Nothing of either is on the screen. */
-		uint8_t *rgba;
+		uint8_t *rgba = NULL;
 		uint32_t w, h;
 		CHECK(dmab_ts_screenshot(&s, "screen:main", &rgba, &w, &h) == 0);
 		if (rgba) {

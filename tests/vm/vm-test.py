@@ -263,7 +263,9 @@ class Run:
         raw = os.path.join(self.state, 'serial1.raw')
         console_path = os.path.join(self.state, 'console.log')
         open(raw, 'wb').close()
-        append = f'console=ttyS0 loglevel=2 panic=-1 mitigations=off dmab.nonce={nonce}'
+        # vkms with its overlay planes: a display with more planes than one.
+        append = (f'console=ttyS0 loglevel=2 panic=-1 mitigations=off '
+                  f'vkms.enable_overlay=1 dmab.nonce={nonce}')
         if os.environ.get('DMAB_VM_APPEND'):
             append += ' ' + os.environ['DMAB_VM_APPEND']
         cmd = [tools['qemu'], '-M', 'q35', '-m', os.environ.get('DMAB_VM_MEMORY', '2048'),
