@@ -181,6 +181,38 @@ static void watch_hotplug(struct drm_backend *drm)
 		udev_monitor_get_fd(drm->monitor), WL_EVENT_READABLE, handle_uevent, drm);
 }
 
+/* Master now, or already: with it, commits go through. */
+static bool take_master(struct drm_backend *drm)
+{
+	return drmSetMaster(drm->fd) == 0 || drmIsMaster(drm->fd);
+}
+
+#define MASTER_RETRY_MS 500
+
+static int handle_master_timer(void *data)
+{
+	struct drm_backend *drm = data;
+	if (!take_master(drm)) {
+		wl_event_source_timer_update(drm->master_timer, MASTER_RETRY_MS);
+		return 0;
+	}
+	drm->master = true;
+	dmab_log(DMAB_LOG_INFO, "%s: DRM master again: showing guests", drm->path);
+	drm_screens_retake(drm);
+	return 0;
+}
+
+void drm_lost_master(struct drm_backend *drm)
+{
+	if (!drm->master)
+		return;
+	drm->master = false;
+	dmab_log(DMAB_LOG_WARN, "%s: another client is DRM master (a display server, a "
+		"console): guests' frames are not shown until it lets go", drm->path);
+	if (drm->master_timer)
+		wl_event_source_timer_update(drm->master_timer, MASTER_RETRY_MS);
+}
+
 static int backend_start(struct dmab_backend *backend)
 {
 	struct drm_backend *drm = wl_container_of(backend, drm, base);
@@ -208,6 +240,13 @@ static int backend_start(struct dmab_backend *backend)
 		v ? v->desc : "?", drm->planes_have_zpos ? ", planes with zpos" : "");
 	drmFreeVersion(v);
 	drm_allocator_init(drm);
+	drm->master_timer = wl_event_loop_add_timer(backend->output->loop, handle_master_timer,
+		drm);
+	if (!drm->master_timer)
+		return -ENOMEM;
+	drm->master = true;
+	if (!take_master(drm))
+		drm_lost_master(drm);
 	drm->fd_source = wl_event_loop_add_fd(backend->output->loop, drm->fd, WL_EVENT_READABLE,
 		handle_drm, drm);
 	if (!drm->fd_source)
@@ -230,6 +269,8 @@ static void backend_destroy(struct dmab_backend *backend)
 		udev_unref(drm->udev);
 	if (drm->fd_source)
 		wl_event_source_remove(drm->fd_source);
+	if (drm->master_timer)
+		wl_event_source_remove(drm->master_timer);
 	if (drm->liftoff)
 		liftoff_device_destroy(drm->liftoff);
 	if (drm->fd >= 0)

@@ -28,6 +28,12 @@ struct drm_backend {
 	struct dmab_allocator allocator;        /* dumb buffers of this device */
 	struct wl_list screens;         /* struct drm_screen.link */
 	uint32_t crtcs_used;            /* a bit per CRTC index */
+	/*
+	 * DRM master: without it every commit is refused (a display server or
+	 * another KMS client has the device). Taken again when it lets go.
+	 */
+	bool master;
+	struct wl_event_source *master_timer;
 	struct udev *udev;
 	struct udev_monitor *monitor;
 	struct wl_event_source *monitor_source;
@@ -122,7 +128,13 @@ void drm_allocator_init(struct drm_backend *drm);
 /** The GEM handle of a buffer drm's allocator made, 0 for any other. */
 uint32_t drm_alloc_handle(const struct drm_backend *drm, const struct dmab_obuf *buf);
 
+/** A commit was refused with -EACCES: not master any more; try to take it back. */
+void drm_lost_master(struct drm_backend *drm);
+
 /* screen.c */
+
+/** Master again: every screen sets its mode and shows its views with the next frame. */
+void drm_screens_retake(struct drm_backend *drm);
 
 /** Look at the connectors: new connected ones become screens, gone ones go. */
 void drm_screens_scan(struct drm_backend *drm);

@@ -314,7 +314,8 @@ static void wb_started(struct drm_screen *s, struct dmab_ofb *wb)
 static int screen_capture(struct dmab_screen *screen, dmab_screen_capture_fn done, void *data)
 {
 	struct drm_screen *s = wl_container_of(screen, s, base);
-	if (!s->wb_connector_id)
+	/* Without master nothing of ours is on the display: the views' frames then. */
+	if (!s->wb_connector_id || !s->drm->master)
 		return -ENOTSUP;
 	struct drm_capture *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -346,6 +347,10 @@ static void screen_capture_cancel(struct dmab_screen *screen, void *data)
 static int screen_test(struct dmab_screen *screen, const struct dmab_screen_state *state)
 {
 	struct drm_screen *s = wl_container_of(screen, s, base);
+	if (!s->drm->master) {
+		captures_end(&s->captures, NULL, -ENOTSUP);
+		return -EACCES;
+	}
 	struct dmab_ofb *target, *wb;
 	int ret = commit(s, state, DRM_MODE_ATOMIC_TEST_ONLY, &target, &wb);
 	dmab_ofb_unlock(target);
@@ -397,7 +402,16 @@ static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_st
 	struct dmab_ofb *target, *wb;
 	uint32_t flags = DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT;
 	bool capturing = !wl_list_empty(&s->captures) && !s->wb_target;
+	if (!s->drm->master) {
+		/* Nothing of ours is on the display: screenshots are of the views. */
+		captures_end(&s->captures, NULL, -ENOTSUP);
+		return -EACCES;
+	}
 	int ret = commit(s, state, flags, &target, &wb);
+	if (ret == -EACCES || ret == -EPERM) {
+		drm_lost_master(s->drm);
+		return -EACCES;
+	}
 	if (ret && ret != -EBUSY && ret != -ENOMEM)
 		ret = commit_without_untried(s, state, flags, ret, &target, &wb);
 	if (ret && capturing) {
@@ -446,6 +460,17 @@ static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_st
 	release(&s->queued);
 	s->queued = (struct drm_held){ fbs, fbs ? n : 0 };
 	return 0;
+}
+
+void drm_screens_retake(struct drm_backend *drm)
+{
+	struct drm_screen *s;
+	wl_list_for_each(s, &drm->screens, link) {
+		/* Whatever the other client left on the CRTC: ours again, from a modeset. */
+		s->modeset = true;
+		forget_allocation(s);
+		dmab_screen_damage(&s->base);
+	}
 }
 
 void drm_screen_flipped(struct drm_screen *s, uint64_t when_ns)

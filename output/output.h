@@ -200,6 +200,7 @@ struct dmab_screen {
 	bool frame_timer_armed;
 	uint64_t repaint_window_ns;     /* commit this long before a refresh; 0: at once */
 	uint64_t last_present_ns;
+	uint64_t failed_ns;             /* a frame the display did not take: the next a refresh later */
 	/* The last state tested, and whether the backend took it. */
 	struct dmab_layer *tested;
 	size_t ntested, tested_cap;

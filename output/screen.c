@@ -156,10 +156,13 @@ static bool all_in(const struct dmab_screen *screen, uint64_t now, uint64_t peri
 static uint64_t frame_delay_ms(const struct dmab_screen *screen)
 {
 	uint64_t now = dmab_now_ns();
+	uint64_t period = 1000000000000ull / screen->refresh_mhz;
+	/* After a frame the display did not take: no retry before a refresh went by. */
+	if (screen->failed_ns && now < screen->failed_ns + period)
+		return (screen->failed_ns + period - now + 999999) / 1000000;
 	if (!screen->repaint_window_ns || !screen->last_present_ns ||
 			now < screen->last_present_ns)
 		return 0;
-	uint64_t period = 1000000000000ull / screen->refresh_mhz;
 	if (all_in(screen, now, period))
 		return 0;
 	uint64_t to_next = period - (now - screen->last_present_ns) % period;
@@ -366,6 +369,11 @@ static int test_state(struct dmab_screen *screen, const struct dmab_screen_state
 	if (same_layers(screen, state->layers, state->nlayers))
 		return screen->tested_result;
 	int ret = screen->impl->test(screen, state);
+	/* Not the layers' fault: the display is not ours now. Tested again next time. */
+	if (ret == -EACCES) {
+		screen->ntested = SIZE_MAX;
+		return ret;
+	}
 	if (state->nlayers > screen->tested_cap) {
 		free(screen->tested);
 		screen->tested = malloc(state->nlayers * sizeof(*state->layers));
@@ -494,7 +502,8 @@ static void run_frame(struct dmab_screen *screen)
 		"the display refused the commit";
 	if (ret == 0)
 		ret = screen->impl->commit(screen, &state);
-	if (ret) {
+	/* -EACCES: the display is not ours now (another DRM master): nothing to compose for. */
+	if (ret && ret != -EACCES) {
 		/* libliftoff's rule: always be ready to compose. */
 		ret = compose_all(screen, &state, &target_layer);
 		if (ret == 0) {
@@ -513,14 +522,17 @@ static void run_frame(struct dmab_screen *screen)
 	free(state.layers);
 	if (ret) {
 		screen->failed++;
-		dmab_log_ratelimited(&log_rl, DMAB_LOG_ERROR, "screen %s: the display refused a "
-			"frame, composed too: %s", screen->name, dmab_strerror(ret));
+		screen->failed_ns = dmab_now_ns();
+		if (ret != -EACCES)
+			dmab_log_ratelimited(&log_rl, DMAB_LOG_ERROR, "screen %s: the display "
+				"refused a frame, composed too: %s", screen->name, dmab_strerror(ret));
 		/* Its views' frames complete anyway, not shown, so nobody waits. */
 		take_pending(screen, NULL);
 		dmab_view_complete(screen->output, screen, dmab_now_ns(), false);
 		return;
 	}
 	take_pending(screen, target);
+	screen->failed_ns = 0;
 	screen->in_flight = true;
 	screen->commits++;
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xf86drm.h>
 #include <drm_fourcc.h>
@@ -86,9 +87,14 @@ static void handle_flip(void *data, unsigned int index, struct dmab_client_buffe
  * the rate), or destroys the buffer on screen and reports how long the
  * answer took, or ends.
  */
+/* The test's own hold of DRM master: not the guests' (they are forked). */
+static int master_holder = -1;
+
 static int guest_main(void *data)
 {
 	struct guest *g = data;
+	if (master_holder >= 0)
+		close(master_holder);
 	const struct gspec *sp = g->spec;
 	struct dmab_client_connector_spec spec = { sp->width, sp->height, sp->uid };
 	struct dmab_client_options options;
@@ -238,6 +244,19 @@ static uint64_t shot_scene(struct dmab_test_server *s, const char *screen,
 	return dmab_ts_shot_until(s, target, check_scene, (void *)sc, SHOW_MS);
 }
 
+/* Frames the first screen committed. */
+static int64_t screen_frames(struct dmab_test_server *s)
+{
+	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"status\"}", -1);
+	json_object *screens = get(get(r, "output"), "screens");
+	json_object *first = screens ? json_object_array_get_idx(screens, 0) : NULL;
+	int64_t frames = first && get(first, "frames") ?
+		json_object_get_int64(get(first, "frames")) : -1;
+	if (r)
+		json_object_put(r);
+	return frames;
+}
+
 /* The first screen's name and whether screenshots come from the display. */
 static bool screen_name(struct dmab_test_server *s, char *name, size_t len)
 {
@@ -266,6 +285,76 @@ static const char config_fmt[] =
 	"[connector.plain0]\nx = 200\ny = 150\nz = 2\n"
 	"[connector.bealloc0]\nx = 380\ny = 60\nz = 3\n"
 	"[connector.heap1]\nx = 500\ny = 300\nz = 4\n";
+
+/*
+ * Another client holds DRM master when dmabridged starts (a display server,
+ * a console): its guests' frames still complete, not shown, and once the
+ * other client lets go dmabridged takes the display and shows them.
+ */
+static void test_master(void)
+{
+	int holder = open(card, O_RDWR | O_CLOEXEC);
+	CHECK(holder >= 0 && drmIsMaster(holder));
+	master_holder = holder;
+	char config[512];
+	snprintf(config, sizeof(config), config_fmt, card);
+	struct dmab_test_server s;
+	if (dmab_ts_start(&s, config, NULL)) {
+		failures++;
+		close(holder);
+		return;
+	}
+	char screen[64] = "";
+	CHECK(screen_name(&s, screen, sizeof(screen)));
+	struct running r;
+	uint32_t picture = 30;
+	if (start(&r, &s, &specs[0], picture)) {
+		CHECK(dmab_ts_log_count(&s, "another client is DRM master") == 1);
+		int64_t committed = screen_frames(&s);
+		CHECK(committed == 0);
+		/* Not shown, but answered: the guest flips on, paced by the refresh. */
+		dmab_ts_sync_go(&r.g.sync, CMD_FLIPS);
+		uint32_t step;
+		uint64_t value;
+		CHECK(dmab_ts_sync_wait(&r.g.sync, &step, &value, STEP_MS) == 0 && step == 2);
+		char id[32];
+		snprintf(id, sizeof(id), "%" PRIu64 "/0/0", r.domid);
+		json_object *st = dmab_ts_connector_stats(&s, id);
+		int64_t frames = st ? json_object_get_int64(get(st, "frames")) : 0;
+		fprintf(stderr, "without DRM master: %" PRId64 " frames answered in 3 s\n", frames);
+		CHECK(frames > 30 && frames < 200);
+		if (st)
+			json_object_put(st);
+		/* The other client goes: the display is dmabridged's, the guest on it. */
+		close(holder);
+		holder = master_holder = -1;
+		uint64_t until = dmab_ts_now_ms() + 5000;
+		while (dmab_ts_log_count(&s, "DRM master again") == 0 && dmab_ts_now_ms() < until)
+			nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+		CHECK(dmab_ts_log_count(&s, "DRM master again") == 1);
+		struct scene sc = { specs, &picture, 1 };
+		uint64_t bad = shot_scene(&s, screen, &sc);
+		fprintf(stderr, "after DRM master came back: %" PRIu64 " pixels wrong\n", bad);
+		CHECK(bad == 0);
+		/* Committed again: alone on the screen, on a plane. */
+		char display[128], import[32];
+		until = dmab_ts_now_ms() + 5000;
+		do {
+			how_shown(&s, r.domid, display, sizeof(display), import, sizeof(import));
+		} while (strcmp(display, "direct") && dmab_ts_now_ms() < until);
+		committed = screen_frames(&s);
+		fprintf(stderr, "after DRM master came back: %s, %" PRId64 " frames committed\n",
+			display, committed);
+		CHECK(!strcmp(display, "direct") && committed > 0);
+		finish(&r);
+	}
+	if (holder >= 0)
+		close(holder);
+	master_holder = -1;
+	if (failures)
+		dmab_ts_dump_log(&s);
+	CHECK(dmab_ts_stop(&s) == 0);
+}
 
 int main(void)
 {
@@ -359,6 +448,7 @@ int main(void)
 	if (failures)
 		dmab_ts_dump_log(&s);
 	CHECK(dmab_ts_stop(&s) == 0);
+	test_master();
 	fprintf(stderr, "%d failures\n", failures);
 	return failures ? 1 : 0;
 }

@@ -1193,11 +1193,18 @@ static void commit_failures(void **state)
 	assert_false(last_event(v)->shown);
 	assert_int_equal(b->fb->locks, 1);
 
-	/* The display works again: the next frame goes out. */
+	/*
+	 * The display works again: the next frame goes out, a refresh after
+	 * the refused one (a display that refuses is not asked again at once:
+	 * its guests would flip as fast as they can).
+	 */
 	s->opts.commit_ret = 0;
 	s->opts.composed_ret = 0;
 	attach(v, c->fb);
 	idle(e);
+	assert_int_equal(e->backend->nrecords, records);
+	struct count_at_least more = { &e->backend->nrecords, records + 1 };
+	assert_true(run_until(e, reached, &more, 100));
 	r = last_record(e);
 	assert_int_equal(r->nlayers, 1);
 	assert_ptr_equal(r->layers[0].fb, c->fb);
