@@ -6,6 +6,11 @@ export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 GUEST_KERNEL=/boot/guest/kernel
 GUEST_INITRD=/boot/guest/initramfs.cpio
 GUEST_LOGS=/var/log/xen/console
+# x86 guests are PV unless a check says otherwise; arm64 has one kind (pvh).
+case "$(uname -m)" in
+x86_64) GUEST_TYPE=pv ;;
+*) GUEST_TYPE=pvh ;;
+esac
 ART=${DMAB_VM_ARTIFACTS:-/tmp}
 RUN=/run/dmab-check
 mkdir -p "$RUN"
@@ -88,7 +93,7 @@ guest_create() {
 	shift 2
 	{
 		echo "name = \"$name\""
-		echo "type = \"pv\""
+		echo "type = \"$GUEST_TYPE\""
 		echo "kernel = \"$GUEST_KERNEL\""
 		echo "ramdisk = \"$GUEST_INITRD\""
 		echo "extra = \"console=hvc0 loglevel=4 mitigations=off\""
@@ -171,6 +176,16 @@ guest_wait_connected() {
 		connected "$2" && return 0
 	echo "# vdispl states of domain $2: backend $(be_state "$2"), frontend $(fe_state "$2")"
 	return 1
+}
+
+# dom0_grant_trouble: why dmabridged could not grant a backend-allocated
+# buffer, where dom0's kernel said so: a PV dom0 maps the dma-buf for
+# IMP_TO_REFS through swiotlb-xen, which bounces what is not contiguous in
+# machine memory and cannot bounce more than 256 KiB (docs/xen.md).
+dom0_grant_trouble() {
+	grep -q 'granting a host buffer' "$RUN/dmabridged.log" 2>/dev/null || return 1
+	echo "dmabridged: $(grep -m 1 'granting a host buffer' "$RUN/dmabridged.log" | cut -c 10-);" \
+		"dom0's kernel: $(dmesg | grep -m 1 'swiotlb buffer is full' || echo 'no swiotlb message')"
 }
 
 # The guest's word to dom0 in XenStore (xen-frames).
