@@ -93,8 +93,10 @@ def manifest_files(manifest):
     files = []
     if manifest['kernel_config']:
         files.append(manifest['kernel_config'])
-    for rows in manifest['more'].values():
-        files += [f for row in rows for f in row if f.startswith('/') and os.path.isfile(f)]
+    for kind, rows in manifest['more'].items():
+        if kind != 'stamp':
+            files += [f for row in rows for f in row
+                      if f.startswith('/') and os.path.isfile(f)]
     return files
 
 
@@ -284,14 +286,13 @@ class Run:
         self.info[f'{what}_seconds'] = round(time.monotonic() - start, 1)
         return p.stdout.strip().splitlines()[-1], None
 
-    def kernel(self, build_kernel, fragment, image, arch_key='kernel'):
-        """The kernel image of build_kernel (tests/vm/build-kernel or a
-        tier's own) for fragment."""
-        cmd = [build_kernel] + ([fragment] if fragment else [])
-        kdir, verdict = self.build(arch_key, cmd, f'{arch_key}-build.log')
+    def kernel(self, cmd, image):
+        """The kernel image that cmd (tests/vm/build-kernel and its
+        arguments) built or found in the cache."""
+        kdir, verdict = self.build('kernel', cmd, 'kernel-build.log')
         if verdict:
             return None, verdict
-        self.info[arch_key] = kdir
+        self.info['kernel'] = kdir
         return os.path.join(kdir, image), None
 
     # --- the boot
@@ -474,6 +475,9 @@ class Tier:
     env = 'DMAB_VM'         # prefix of its environment variables
     run_class = Run
 
+    def configure(self, manifest):
+        """What the tier learns from its manifest before anything runs."""
+
     def tools(self):
         """name -> path or None."""
         return {}
@@ -512,7 +516,8 @@ def results_for(tier, args, manifest):
     """The results of this run, booting the machine if nobody did yet."""
     tools = tier.tools()
     texts = [args.manifest] + tier.fingerprint_files(manifest) + manifest_files(manifest)
-    stamps = list(manifest['bins'].values()) + [t for t in tools.values() if t]
+    stamps = list(manifest['bins'].values()) + [t for t in tools.values() if t] + \
+        [row[0] for row in manifest['more'].get('stamp', [])]
     fp = fingerprint(texts, stamps, tier.env_keys())
     rid = run_id(f'{tier.env}_RUN_ID')
     reuse = os.environ.get(f'{tier.env}_REUSE') == '1'
@@ -621,6 +626,7 @@ def main(tier, doc):
     g.add_argument('--summary', action='store_true')
     args = ap.parse_args()
     manifest = read_manifest(args.manifest)
+    tier.configure(manifest)
     if args.summary:
         return summary(args, manifest)
     data, booted = results_for(tier, args, manifest)

@@ -48,8 +48,8 @@ class VmRun(tier.Run):
             self.finish_all('skip', 'missing: ' + ', '.join(names[k] for k in missing)
                             + ' (scripts/install-deps)')
             return
-        bzimage, verdict = self.kernel(os.path.join(HERE, 'build-kernel'),
-                                       self.manifest['kernel_config'], 'bzImage')
+        bzimage, verdict = self.kernel([os.path.join(HERE, 'build-kernel'),
+                                        self.manifest['kernel_config']], 'bzImage')
         if verdict:
             self.finish_all(*verdict)
             return
