@@ -55,10 +55,27 @@ dmab_start() {
 	note "dmabridged $dmab_pid up"
 }
 
-# dmab_stop: SIGTERM, its exit status must be 0; prints its log.
+# running PID: alive and not yet a zombie.
+running() { [ -d "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+
+# dmab_stop: SIGTERM, its exit status must be 0; prints its log. One that
+# does not stop within 30 s fails the check, says where it waits, and is
+# killed, so that the next check still runs.
 dmab_stop() {
 	[ -n "$dmab_pid" ] || return 0
 	kill -TERM "$dmab_pid" 2>/dev/null
+	local n=0
+	while running "$dmab_pid" && [ "$n" -lt 150 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	if running "$dmab_pid"; then
+		fail "dmabridged did not stop within 30 s of SIGTERM"
+		for t in /proc/"$dmab_pid"/task/*; do
+			echo "    thread ${t##*/}: $(cat "$t/comm") waits in $(cat "$t/wchan")"
+		done
+		kill -KILL "$dmab_pid"
+	fi
 	wait "$dmab_pid"
 	local status=$?
 	echo "--- dmabridged (exit status $status)"
