@@ -66,13 +66,27 @@ cmp -s "$RUN/base" "$RUN/with-a" &&
 
 note "xl $mode tda"
 xl "$mode" tda || fail "xl $mode tda: exit status $?"
-wait_for 120 "guest A's domain to go after xl $mode" guest_gone tda
+if ! wait_for 120 "guest A's domain to go after xl $mode" guest_gone tda; then
+	echo "--- xl list"
+	xl list
+	echo "--- xl's processes"
+	ps | grep '[x]l '
+	echo "--- xl's log of guest A"
+	cat /var/log/xen/xl-tda.log 2>/dev/null
+	echo "--- dmabridged's threads"
+	for t in /proc/"$dmab_pid"/task/*; do
+		echo "    ${t##*/} $(cut -d' ' -f3 "$t/stat") $(cat "$t/wchan")"
+	done
+	guest_show tda
+fi
+note "waiting for guest A's backend nodes to go"
 a_nodes() { xenstore-ls /local/domain/0/backend/vdispl 2>/dev/null | grep -q "^$a ="; }
 wait_for 30 "guest A's nodes to leave /local/domain/0/backend/vdispl" eval '! a_nodes'
 released() {
 	snapshot "$RUN/after"
 	cmp -s "$RUN/base" "$RUN/after"
 }
+note "waiting for dmabridged to release what guest A held"
 if ! wait_for 30 "dmabridged to release what guest A held" released; then
 	echo "--- what differs from the baseline (- baseline, + now)"
 	diff "$RUN/base" "$RUN/after"

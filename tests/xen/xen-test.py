@@ -229,6 +229,10 @@ class XenRun(tier.Run):
     def pack_guest(self, tools):
         fs = tier.Initramfs(os.path.join(self.state, 'guest'), self.resolver)
         fs.busybox(tools['busybox'], os.path.join(HERE, 'guest-run.sh'))
+        # Not as sysinit: busybox init acts on a shutdown request (xl
+        # shutdown: the guest kernel runs poweroff, which signals init) only
+        # in its main loop, which it enters when sysinit is over.
+        fs.write('/etc/inittab', '::once:/etc/vm-run\n')
         for name, host in sorted(self.guest_programs.items()):
             fs.program(host, '/usr/bin/' + name)
         fs.program(tools['xenstore'], '/usr/bin/xenstore')
