@@ -142,10 +142,26 @@ static int decode_set_config(const struct xendispl_set_config_req *in,
 		return reject(reason, -XEN_EINVAL, "mode %" PRIu32 "x%" PRIu32 " is empty",
 			in->width, in->height);
 	if ((uint64_t)in->x + in->width > ctx->conn_width ||
-			(uint64_t)in->y + in->height > ctx->conn_height)
-		return reject(reason, -XEN_EINVAL, "rectangle %" PRIu32 "x%" PRIu32
-			"+%" PRIu32 "+%" PRIu32 " leaves the %" PRIu32 "x%" PRIu32 " connector",
-			in->width, in->height, in->x, in->y, ctx->conn_width, ctx->conn_height);
+			(uint64_t)in->y + in->height > ctx->conn_height) {
+		/*
+		 * Linux's xen-drm-front names its framebuffer's size and the
+		 * CRTC's offset into it (xen_drm_front_kms.c), not the mode: a
+		 * framebuffer two pipes share is larger than either connector.
+		 * The connector then shows the part of its own size at that
+		 * offset, which the rectangle must hold.
+		 */
+		if ((uint64_t)in->x + ctx->conn_width > in->width ||
+				(uint64_t)in->y + ctx->conn_height > in->height)
+			return reject(reason, -XEN_EINVAL, "rectangle %" PRIu32 "x%" PRIu32
+				"+%" PRIu32 "+%" PRIu32 " leaves the %" PRIu32 "x%" PRIu32
+				" connector", in->width, in->height, in->x, in->y,
+				ctx->conn_width, ctx->conn_height);
+		out->x = out->y = 0;
+		out->src_x = in->x;
+		out->src_y = in->y;
+		out->width = ctx->conn_width;
+		out->height = ctx->conn_height;
+	}
 	if (!dmab_format_bpp_valid(in->bpp))
 		return reject(reason, -XEN_EINVAL, "bpp %" PRIu32 " is not 16, 24 or 32", in->bpp);
 	return 0;

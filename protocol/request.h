@@ -49,9 +49,14 @@ struct dmab_cmd_fb_attach {
 	uint32_t fourcc;
 };
 
+/*
+ * What the connector shows: the part of the framebuffer at src_x, src_y,
+ * width x height, placed at x, y on the connector (inside it).
+ */
 struct dmab_cmd_set_config {
 	uint64_t fb_cookie;         /* 0: disable the connector */
 	uint32_t x, y, width, height;
+	uint32_t src_x, src_y;
 	uint32_t bpp;
 };
 

@@ -138,11 +138,15 @@ static void handle_shadow_release(struct wl_listener *listener, void *data)
 	copy_start(conn);
 }
 
+/* The part of fb SET_CONFIG named, cut to fb (a later flip may name a smaller one). */
 static struct dmab_rect shown_part(const struct dmab_connector *conn, const struct dmab_fb *fb)
 {
 	const struct dmab_rect *r = &conn->show_rect;
-	return (struct dmab_rect){ 0, 0, r->width < fb->width ? r->width : fb->width,
-		r->height < fb->height ? r->height : fb->height };
+	uint32_t x = conn->show_src_x < fb->width ? conn->show_src_x : fb->width;
+	uint32_t y = conn->show_src_y < fb->height ? conn->show_src_y : fb->height;
+	return (struct dmab_rect){ (int32_t)x, (int32_t)y,
+		r->width < fb->width - x ? r->width : fb->width - x,
+		r->height < fb->height - y ? r->height : fb->height - y };
 }
 
 /* Octets a copy worker copies before another job gets a turn. */
@@ -278,19 +282,26 @@ static int set_config(struct dmab_connector *conn, const struct dmab_cmd_set_con
 		return -XEN_ENOENT;
 	}
 	const struct dmab_format *fmt = dmab_format_lookup(fb->fourcc);
-	if (fb->detaching || fmt->bpp != sc->bpp || sc->width > fb->width ||
-			sc->height > fb->height) {
-		conn_log_rl(conn, DMAB_LOG_WARN, "SET_CONFIG %ux%u+%u+%u bpp %u does not fit "
-			"fb 0x%" PRIx64 " (%ux%u %s)", sc->width, sc->height, sc->x, sc->y, sc->bpp,
-			fb->cookie, fb->width, fb->height, fmt->name);
+	if (fb->detaching || fmt->bpp != sc->bpp ||
+			(uint64_t)sc->src_x + sc->width > fb->width ||
+			(uint64_t)sc->src_y + sc->height > fb->height) {
+		conn_log_rl(conn, DMAB_LOG_WARN, "SET_CONFIG %ux%u at %u,%u of the framebuffer "
+			"bpp %u does not fit fb 0x%" PRIx64 " (%ux%u %s)", sc->width, sc->height,
+			sc->src_x, sc->src_y, sc->bpp, fb->cookie, fb->width, fb->height, fmt->name);
 		return -XEN_EINVAL;
 	}
 	/* protocol/ bounded x, y, width and height by the connector's size. */
 	struct dmab_rect old = conn->show_rect;
+	uint32_t old_x = conn->show_src_x, old_y = conn->show_src_y;
 	conn->show_rect = (struct dmab_rect){ (int32_t)sc->x, (int32_t)sc->y, sc->width, sc->height };
+	conn->show_src_x = sc->src_x;
+	conn->show_src_y = sc->src_y;
 	int ret = show(conn, fb, 0);
-	if (ret)
+	if (ret) {
 		conn->show_rect = old;
+		conn->show_src_x = old_x;
+		conn->show_src_y = old_y;
+	}
 	return dmab_xen_status(ret);
 }
 

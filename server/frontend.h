@@ -109,7 +109,9 @@ struct dmab_connector {
 	struct dmab_view_place place;
 	char place_label[DMAB_CONFIG_LABEL_MAX + 1]; /* the configured place it holds, or "" */
 	struct dmab_fb *showing;        /* what SET_CONFIG enabled, NULL when off */
-	struct dmab_rect show_rect;     /* SET_CONFIG: the framebuffer's top-left part, and where in the connector */
+	/* SET_CONFIG: where in the connector, its size, and where in the framebuffer */
+	struct dmab_rect show_rect;
+	uint32_t show_src_x, show_src_y;
 	/*
 	 * copy: the newest framebuffer to copy, the copy under way
 	 * on a worker (from copy_src into copy_dst), and the shadows.

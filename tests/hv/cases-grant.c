@@ -253,7 +253,7 @@ static int end_backend(struct conf *t)
 	CHECK_RET(t, conf_unmap(t, addr, 2), 0);
 	TRY(conf_be_put(t, 0, "unmapped", "1"));
 	TRY(conf_be_get(t, 0, "freed", NULL));
-	CHECK_RET(t, conf_map(t, g, 2, refs, false, &addr), -EINVAL);
+	CHECK_RET(t, conf_map_ended(t, g, 2, refs), -EINVAL);
 	return CONF_PASS;
 }
 
@@ -502,7 +502,7 @@ static int be_alloc_guest(struct conf *t)
 	harness_fill(p, 1, SEED(t, 12));
 	CHECK_RET(t, conf_unmap(t, p, count), 0);
 	CHECK(t, !is_mapped(p, count * PAGE), "still mapped after unmap");
-	CHECK_RET(t, conf_map(t, t->backend_domid, count, refs, false, &p), -EINVAL);
+	CHECK_RET(t, conf_map_ended(t, t->backend_domid, count, refs), -EINVAL);
 	TRY(conf_fe_put(t, "remapped", "1"));
 	return CONF_PASS;
 }

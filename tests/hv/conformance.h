@@ -214,6 +214,13 @@ int conf_share_free(struct conf *t, void *addr, uint32_t count);
 int conf_map(struct conf *t, domid_t domid, uint32_t count, const grant_ref_t *refs,
 		bool writable, void **addr);
 int conf_unmap(struct conf *t, void *addr, uint32_t count);
+/*
+ * Maps refs (read-only) until the hypervisor refuses, as it must once their
+ * granter released them, and returns its answer: on Xen, Linux ends a grant
+ * that was mapped when it was released a while later, so this retries for
+ * a few seconds there (and unmaps what it mapped meanwhile).
+ */
+int conf_map_ended(struct conf *t, domid_t domid, uint32_t count, const grant_ref_t *refs);
 /** An fd the case owns (closed at cleanup unless conf_close()d). */
 void conf_own_fd(struct conf *t, int fd);
 void conf_close(struct conf *t, int fd);

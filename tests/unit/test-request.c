@@ -340,6 +340,55 @@ static void set_config(void **state)
 	req.op.set_config.width = 1000;
 	req.op.set_config.height = 760;
 	assert_int_equal(decode(&req, &ctx_v2, &cmd), 0);
+	assert_int_equal(cmd.set_config.x, 24);
+	assert_int_equal(cmd.set_config.y, 8);
+	assert_int_equal(cmd.set_config.src_x, 0);
+	assert_int_equal(cmd.set_config.src_y, 0);
+	assert_int_equal(cmd.set_config.width, 1000);
+	assert_int_equal(cmd.set_config.height, 760);
+}
+
+/*
+ * Linux's xen-drm-front names its framebuffer's size and the CRTC's offset
+ * into it, not the mode (two pipes sharing one framebuffer): the connector
+ * shows the part of the framebuffer of its own size at that offset.
+ */
+static void set_config_window(void **state)
+{
+	struct xendispl_req req = req_of(XENDISPL_OP_SET_CONFIG);
+	struct dmab_cmd cmd;
+	req.op.set_config.fb_cookie = 9;
+	req.op.set_config.bpp = 32;
+	req.op.set_config.x = 640;
+	req.op.set_config.y = 32;
+	req.op.set_config.width = 1664;
+	req.op.set_config.height = 800;
+	assert_int_equal(decode(&req, &ctx_v2, &cmd), 0);
+	assert_int_equal(cmd.set_config.src_x, 640);
+	assert_int_equal(cmd.set_config.src_y, 32);
+	assert_int_equal(cmd.set_config.x, 0);
+	assert_int_equal(cmd.set_config.y, 0);
+	assert_int_equal(cmd.set_config.width, 1024);
+	assert_int_equal(cmd.set_config.height, 768);
+
+	/* The framebuffer must hold the whole connector-sized part. */
+	req.op.set_config.x = 641;
+	expect_reject(&req, &ctx_v2, -XEN_EINVAL, "1664x800+641+32 leaves");
+	req.op.set_config.x = 640;
+	req.op.set_config.y = 33;
+	expect_reject(&req, &ctx_v2, -XEN_EINVAL, "leaves");
+	/* Wider than the connector, but lower: no part of the connector's size fits. */
+	req.op.set_config.x = 0;
+	req.op.set_config.y = 0;
+	req.op.set_config.height = 767;
+	expect_reject(&req, &ctx_v2, -XEN_EINVAL, "leaves");
+	/* Offsets that wrap 32 bits. */
+	req.op.set_config.height = 800;
+	req.op.set_config.x = UINT32_MAX - 100;
+	expect_reject(&req, &ctx_v2, -XEN_EINVAL, "leaves");
+	req.op.set_config.x = 0;
+	req.op.set_config.y = UINT32_MAX - 100;
+	expect_reject(&req, &ctx_v2, -XEN_EINVAL, "leaves");
 }
 
 static void cookies(void **state)
@@ -507,6 +556,7 @@ int main(void)
 		cmocka_unit_test(stride_layouts),
 		cmocka_unit_test(fb_attach),
 		cmocka_unit_test(set_config),
+		cmocka_unit_test(set_config_window),
 		cmocka_unit_test(cookies),
 		cmocka_unit_test(get_edid),
 		cmocka_unit_test(unknown_ops),

@@ -1,15 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The VM's first program after busybox init (its inittab runs this once as
-# sysinit): mounts what the checks need, runs every check of /etc/vm-checks
-# in turn and reports each on the second serial port, then reboots (QEMU runs
-# with -no-reboot, so that ends the VM).
+# sysinit): mounts what the checks need, runs /etc/vm-setup if the tier has
+# one (the Xen tier starts its daemons there), runs every check of
+# /etc/vm-checks in turn and reports each on the second serial port, then
+# reboots (QEMU runs with -no-reboot, so that ends the VM).
 #
 # /etc/vm-checks: one check per line, "<name> TAB <seconds> TAB <command>".
 #
 # Records on /dev/ttyS1 (nothing else writes there, so kernel messages on the
-# console never mix with them), one per line, each opened with the boot's
-# nonce from the kernel command line (dmab.nonce=):
+# console never mix with them; dmab.records= on the kernel command line names
+# another port, such as a hypervisor's console where there is no second
+# one), one per line, each opened with the boot's nonce from the kernel
+# command line (dmab.nonce=):
 #   @DMABVM <nonce> hello <kernel release> <uptime>
 #   @DMABVM <nonce> data boot klog <base64>      the boot's kernel log
 #   @DMABVM <nonce> begin <check> <uptime>
@@ -35,8 +38,11 @@ mkdir -p -m 0700 /run/user/0
 mkdir -p /run/vm
 
 nonce=$(sed -n 's/.*dmab\.nonce=\([^ ]*\).*/\1/p' /proc/cmdline)
-res=/dev/ttyS1
-stty -F "$res" 115200 raw -echo 2>/dev/null
+res=$(sed -n 's/.*dmab\.records=\([^ ]*\).*/\1/p' /proc/cmdline)
+res=${res:-/dev/ttyS1}
+case "$res" in
+/dev/ttyS*) stty -F "$res" 115200 raw -echo 2>/dev/null ;;
+esac
 
 # The kernel gives init 1024 descriptors, 4096 at most; dmabridged raises
 # its own limit to the most it may have, as a server under systemd has
@@ -57,20 +63,29 @@ ship() {
 }
 say() { echo "dmabridge-vm $nonce: $*" >/dev/console; }
 
-# Every process but init, this script and the kernel's threads (children of
-# kthreadd, pid 2): what a check left behind must not run into the next one.
+# Every process but init, this script, the kernel's threads (children of
+# kthreadd, pid 2) and what /etc/vm-setup started: what a check left behind
+# must not run into the next one.
+keep=" "
 kill_leftovers() {
 	for d in /proc/[0-9]*; do
 		pid=${d#/proc/}
 		case "$pid" in 1 | 2 | $$) continue ;; esac
+		case "$keep" in *" $pid "*) continue ;; esac
 		read -r _ _ _ ppid _ <"$d/stat" 2>/dev/null || continue
 		[ "$ppid" = 2 ] || kill -9 "$pid" 2>/dev/null
 	done
 }
 
+if [ -f /etc/vm-setup ]; then
+	. /etc/vm-setup >/run/vm/setup.log 2>&1
+	for d in /proc/[0-9]*; do keep="$keep${d#/proc/} "; done
+fi
+
 emit hello "$(uname -r)" "$(uptime_s)"
 dmesg -c >/run/vm/boot.klog
 ship boot klog /run/vm/boot.klog
+ship boot out /run/vm/setup.log
 say "booted $(uname -r) in $(uptime_s) s"
 
 tab=$(printf '\t')

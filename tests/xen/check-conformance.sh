@@ -1,0 +1,21 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# check-conformance: the hv conformance suite (tests/hv) on real Xen: the
+# backend role in dom0, two guest roles in PV domains (without a vdispl
+# device: the suite plays both sides of the protocol itself, so no
+# dmabridged runs), the domain-death case killing the last guest with
+# `xl destroy`.
+. /usr/lib/dmab-xen/lib.sh
+role='test-hv-conformance --hv xen --role guest --timeout 30'
+guest_create conf1 "$role" || finish
+guest_create conf2 "$role" || { guest_destroy conf1; finish; }
+test-hv-conformance --hv xen --guests 2 --kill-cmd 'xl destroy %u' --timeout 30
+status=$?
+[ "$status" -eq 0 ] || fail "test-hv-conformance: exit status $status"
+guest_wait_exit conf1 60
+[ "$guest_status" = 0 ] || fail "the guest role in conf1: exit status $guest_status"
+guest_destroy conf1
+guest_destroy conf2
+guest_show conf1
+guest_show conf2
+finish
