@@ -1584,6 +1584,13 @@ static int host_evtchn_bind(struct dmab_hv *hv, domid_t remote,
 	ours->peer = theirs;
 	theirs->peer = ours;
 	*local = ours->number;
+	/*
+	 * Xen sets the new local port pending at once (a notification sent
+	 * to the unbound port is not lost): the binder hears one event.
+	 */
+	uint64_t one = 1;
+	if (write(theirs->from_owner_fd, &one, sizeof(one)) < 0)
+		dmab_log_errno(DMAB_LOG_WARN, -errno, "sim: the event of a new binding");
 	return 0;
 }
 
