@@ -135,14 +135,9 @@ class XenRun(tier.Run):
             self.finish_all(*verdict)
             return
         xen = os.path.join(xen_dir, 'boot', 'xen-4.17-amd64')
-        try:
-            guest = self.pack_guest(tools)
-            dom0 = self.pack_dom0(tools, kernel, guest)
-        except (RuntimeError, OSError, tier.subprocess.CalledProcessError) as e:
-            self.finish_all('fail', f'cannot pack the initramfs: {e}')
+        dom0 = self.pack(tools, kernel)
+        if not dom0:
             return
-        self.log(f'initramfs: dom0 {self.info["dom0_mib"]} MiB, guest '
-                 f'{self.info["guest_mib"]} MiB, {self.info["libraries"]} libraries')
         nonce = tier.new_nonce()
         raw = os.path.join(self.state, 'serial1.raw')
         append = (f'console=hvc0 loglevel=2 mitigations=off dmab.nonce={nonce} '
@@ -159,6 +154,18 @@ class XenRun(tier.Run):
                           'loglvl=all guest_loglvl=all',
                '-initrd', f'{kernel} {append},{dom0}']
         self.boot(cmd, raw, nonce)
+
+    def pack(self, tools, kernel):
+        """dom0's initramfs (with the guests'), or None when it cannot be made."""
+        try:
+            guest = self.pack_guest(tools)
+            dom0 = self.pack_dom0(tools, kernel, guest)
+        except (RuntimeError, OSError, tier.subprocess.CalledProcessError) as e:
+            self.finish_all('fail', f'cannot pack the initramfs: {e}')
+            return None
+        self.log(f'initramfs: dom0 {self.info["dom0_mib"]} MiB, guest '
+                 f'{self.info["guest_mib"]} MiB, {self.info["libraries"]} libraries')
+        return dom0
 
     def go_arm64(self, tools):
         sysroot, verdict = self.build('debs', [os.path.join(HERE, 'fetch-debs'), 'arm64']
@@ -190,14 +197,9 @@ class XenRun(tier.Run):
         tools['libgcc_s'] = os.path.join(sysroot, 'lib/aarch64-linux-gnu/libgcc_s.so.1')
         for name, path in XEN_TOOLS.items():
             tools[name] = os.path.join(sysroot, path.lstrip('/'))
-        try:
-            guest = self.pack_guest(tools)
-            dom0 = self.pack_dom0(tools, kernel, guest)
-        except (RuntimeError, OSError, tier.subprocess.CalledProcessError) as e:
-            self.finish_all('fail', f'cannot pack the initramfs: {e}')
+        dom0 = self.pack(tools, kernel)
+        if not dom0:
             return
-        self.log(f'initramfs: dom0 {self.info["dom0_mib"]} MiB, guest '
-                 f'{self.info["guest_mib"]} MiB, {self.info["libraries"]} libraries')
         nonce = tier.new_nonce()
         console = os.path.join(self.state, 'console.log')
         # One UART, Xen's: the records share it with everything else.
