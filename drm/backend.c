@@ -156,6 +156,36 @@ static int open_device(struct drm_backend *drm)
 	return found;
 }
 
+/*
+ * The planes libliftoff may give layers: the primary ones, and as many
+ * others as the configuration allows, in the device's order.
+ */
+static int register_planes(struct drm_backend *drm)
+{
+	if (drm->config.overlay_planes < 0)
+		return liftoff_device_register_all_planes(drm->liftoff);
+	drmModePlaneRes *planes = drmModeGetPlaneResources(drm->fd);
+	if (!planes)
+		return -errno;
+	int ret = 0;
+	uint32_t others = 0;
+	for (uint32_t i = 0; i < planes->count_planes && ret == 0; i++) {
+		uint64_t type = DRM_PLANE_TYPE_OVERLAY;
+		drm_prop_get(drm->fd, planes->planes[i], DRM_MODE_OBJECT_PLANE, "type", &type);
+		if (type != DRM_PLANE_TYPE_PRIMARY &&
+				others++ >= (uint32_t)drm->config.overlay_planes)
+			continue;
+		if (!liftoff_plane_create(drm->liftoff, planes->planes[i]))
+			ret = -ENOMEM;
+	}
+	drmModeFreePlaneResources(planes);
+	if (ret == 0 && others > (uint32_t)drm->config.overlay_planes)
+		dmab_log(DMAB_LOG_INFO, "%s: guests may have %d of the %u planes besides the "
+			"primary ones (overlay-planes)", drm->path, drm->config.overlay_planes,
+			others);
+	return ret;
+}
+
 static bool any_plane_has_zpos(int fd)
 {
 	drmModePlaneRes *planes = drmModeGetPlaneResources(fd);
@@ -228,7 +258,7 @@ static int backend_start(struct dmab_backend *backend)
 	liftoff_log_set_priority(LIFTOFF_ERROR);
 	int lfd = fcntl(drm->fd, F_DUPFD_CLOEXEC, 0);
 	drm->liftoff = lfd >= 0 ? liftoff_device_create(lfd) : NULL;
-	if (!drm->liftoff || liftoff_device_register_all_planes(drm->liftoff)) {
+	if (!drm->liftoff || register_planes(drm)) {
 		if (lfd >= 0 && !drm->liftoff)
 			close(lfd);
 		dmab_log(DMAB_LOG_ERROR, "%s: libliftoff cannot manage its planes", drm->path);

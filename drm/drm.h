@@ -17,6 +17,12 @@
 struct dmab_drm_config {
 	char device[108];               /* /dev/dri/cardN, or "": the first with a connected connector */
 	uint32_t repaint_window_us;     /* 0: 7 ms, at most half a refresh period */
+	/*
+	 * Planes besides the primary ones that guests may have (overlay and
+	 * cursor planes, in the device's order); what gets none is composed.
+	 * Negative: all the device has.
+	 */
+	int32_t overlay_planes;
 };
 
 /** A KMS backend for config (copied); NULL on failure. The device opens at start. */

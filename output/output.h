@@ -276,6 +276,13 @@ void dmab_screen_capture_cancel(struct dmab_screen *screen, void *data);
 /** A view's current content as a layer in the view's own coordinates; false if none. */
 bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer);
 
+/**
+ * How the display shows a view now: NULL when directly (a plane, a
+ * subsurface), else why composed, or why not shown at all (no screen of its
+ * name, hidden, outside its screen, nothing on screen yet). A static string.
+ */
+const char *dmab_view_how_shown(const struct dmab_view *view);
+
 /* ---- buffers ---- */
 
 /**

@@ -312,6 +312,20 @@ static bool layer_of(const struct dmab_screen *screen, struct dmab_view *view,
 		screen->width, screen->height, layer);
 }
 
+const char *dmab_view_how_shown(const struct dmab_view *view)
+{
+	struct dmab_layer layer;
+	if (!view->screen)
+		return "not shown: no screen of its name";
+	if (!view->place.visible)
+		return "not shown: hidden";
+	if (!view->current.fb)
+		return "not shown: nothing on screen yet";
+	if (!layer_of(view->screen, (struct dmab_view *)view, &view->current, &layer))
+		return "not shown: outside its screen";
+	return view->composed;
+}
+
 bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer)
 {
 	return clip(view, &view->current, 0, 0, view->width, view->height, layer);

@@ -30,6 +30,7 @@ void dmab_config_defaults(struct dmab_config *config)
 		.name = "main", .width = 1920, .height = 1080, .refresh_mhz = 60000,
 	};
 	config->nscreens = 1;
+	config->drm.overlay_planes = -1;
 	config->limits = (struct dmab_config_limits){
 		.max_buffers = 32,
 		.max_framebuffers = 64,
@@ -249,6 +250,17 @@ static bool drm_key(struct dmab_drm_config *d, const char *name, const char *val
 		if (!parse_u64(value, 100, &v) || v == 0)
 			return false;
 		d->repaint_window_us = (uint32_t)v * 1000;
+		return true;
+	}
+	if (!strcmp(name, "overlay-planes")) {
+		uint64_t v;
+		if (!strcmp(value, "all")) {
+			d->overlay_planes = -1;
+			return true;
+		}
+		if (!parse_u64(value, 1024, &v))
+			return false;
+		d->overlay_planes = (int32_t)v;
 		return true;
 	}
 	return false;

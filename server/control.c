@@ -323,8 +323,9 @@ static json_object *cmd_status(struct dmab_server *server)
 			json_object_object_add(co, "height", json_object_new_int64(c->height));
 			json_object_object_add(co, "enabled", json_object_new_boolean(c->showing != NULL));
 			/* Scanned out as it is, or composed, and why. */
+			const char *how = dmab_view_how_shown(c->view);
 			json_object_object_add(co, "display", json_object_new_string(
-				c->view->composed ? c->view->composed : "direct"));
+				how ? how : "direct"));
 			json_object *place = placement_json(server, &c->place);
 			/* Which [connector.LABEL] it holds: who sits where, unambiguously. */
 			json_object_object_add(place, "config", c->place_label[0] ?

@@ -11,17 +11,26 @@
  * overlapping, more of them than planes, flips paced by the display's
  * vblank, and a buffer destroyed while on screen released only after the
  * commit that replaced it.
+ *
+ * What the display itself shows is checked through vkms's CRC of each
+ * frame (debugfs): the CRC of the picture the guests' frames and the layout
+ * make, computed here, must be the display's, whether the guests are on
+ * planes or composed.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <xf86drm.h>
+#include <zlib.h>
 #include <drm_fourcc.h>
 
 #include "client/frontend.h"
@@ -286,6 +295,198 @@ static const char config_fmt[] =
 	"[connector.bealloc0]\nx = 380\ny = 60\nz = 3\n"
 	"[connector.heap1]\nx = 500\ny = 300\nz = 4\n";
 
+/* The first screen's size. */
+static bool screen_size(struct dmab_test_server *s, uint32_t *width, uint32_t *height)
+{
+	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"status\"}", -1);
+	json_object *screens = get(get(r, "output"), "screens");
+	json_object *first = screens ? json_object_array_get_idx(screens, 0) : NULL;
+	bool ok = first && get(first, "width") && get(first, "height");
+	if (ok) {
+		*width = (uint32_t)json_object_get_int64(get(first, "width"));
+		*height = (uint32_t)json_object_get_int64(get(first, "height"));
+	}
+	if (r)
+		json_object_put(r);
+	return ok;
+}
+
+/*
+ * The CRC vkms computes of a frame showing scene (Linux 6.1,
+ * drivers/gpu/drm/vkms/vkms_composer.c): each row of the CRTC as pixels of
+ * four 16-bit channels a, r, g, b (8-bit channels times 257, a 0xffff: the
+ * guests' XRGB8888 is opaque over black), run through crc32_le from 0, row
+ * after row. zlib's crc32() is crc32_le with the value inverted before and
+ * after.
+ */
+static uint32_t scene_crc(const struct scene *sc, uint32_t width, uint32_t height)
+{
+	uint16_t *row = calloc(width, 8);
+	uint32_t crc = 0;
+	for (uint32_t y = 0; row && y < height; y++) {
+		for (uint32_t x = 0; x < width; x++) {
+			uint32_t rgb = 0;
+			/* The last guest of the scene covering the pixel is in front. */
+			for (size_t i = sc->n; i-- > 0;) {
+				const struct gspec *sp = &sc->specs[i];
+				if ((int32_t)x >= sp->x && (int32_t)y >= sp->y &&
+						x < (uint32_t)sp->x + sp->width &&
+						y < (uint32_t)sp->y + sp->height) {
+					rgb = dmab_ts_format_expect(sp->fourcc, sc->pictures[i],
+						x - (uint32_t)sp->x, y - (uint32_t)sp->y);
+					break;
+				}
+			}
+			uint16_t *p = row + (size_t)x * 4;
+			p[0] = 0xffff;
+			p[1] = (uint16_t)(((rgb >> 16) & 0xff) * 257);
+			p[2] = (uint16_t)(((rgb >> 8) & 0xff) * 257);
+			p[3] = (uint16_t)((rgb & 0xff) * 257);
+		}
+		crc = ~(uint32_t)crc32(~crc, (const Bytef *)row, width * 8);
+	}
+	free(row);
+	return crc;
+}
+
+/*
+ * Whether the display shows a frame of CRC want, steadily (several frames
+ * in a row), within ms: vkms's CRCs of CRTC 0, read from debugfs.
+ */
+static bool display_shows(uint32_t want, int ms)
+{
+	struct stat st;
+	if (stat(card, &st)) {
+		fprintf(stderr, "%s: %s\n", card, strerror(errno));
+		return false;
+	}
+	char dir[96], path[128];
+	snprintf(dir, sizeof(dir), "/sys/kernel/debug/dri/%u/crtc-0/crc", minor(st.st_rdev));
+	snprintf(path, sizeof(path), "%s/control", dir);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "auto", 4) != 4) {
+		fprintf(stderr, "%s: %s (is debugfs mounted?)\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	/* Open, vkms computes a CRC per frame; one line per read: "frame crc". */
+	snprintf(path, sizeof(path), "%s/data", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return false;
+	}
+	unsigned int in_row = 0, frames = 0;
+	uint32_t last = 0;
+	uint64_t end = dmab_ts_now_ms() + (uint64_t)ms;
+	while (in_row < 5 && dmab_ts_now_ms() < end) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 500) <= 0)
+			continue;
+		char line[64];
+		ssize_t n = read(fd, line, sizeof(line) - 1);
+		if (n <= 0)
+			continue;
+		line[n] = '\0';
+		char *sep = strchr(line, ' ');
+		if (!sep)
+			continue;
+		last = (uint32_t)strtoul(sep + 1, NULL, 16);
+		frames++;
+		in_row = last == want ? in_row + 1 : 0;
+	}
+	close(fd);
+	fprintf(stderr, "display CRC 0x%08x after %u frames, expected 0x%08x\n", last, frames,
+		want);
+	return in_row >= 5;
+}
+
+#define NMANY 13
+
+/*
+ * More guests than the device has planes, one overlapping another: each
+ * shown where it belongs, those without a plane composed, and the
+ * display's frame (its CRC) the picture they make together. With
+ * overlay_planes 0 (the configuration's overlay-planes) every guest is
+ * composed and the display shows the same picture.
+ */
+static void test_many(int overlay_planes)
+{
+	struct gspec many[NMANY];
+	uint32_t pictures[NMANY];
+	char uids[NMANY][8];
+	char config[4096];
+	int len = snprintf(config, sizeof(config), "[server]\noutput = drm\n[drm]\ndevice = %s\n",
+		card);
+	if (overlay_planes >= 0)
+		len += snprintf(config + len, sizeof(config) - (size_t)len,
+			"overlay-planes = %d\n", overlay_planes);
+	for (int i = 0; i < NMANY; i++) {
+		snprintf(uids[i], sizeof(uids[i]), "m%d", i);
+		/* A grid of 4 x 3 without overlap; the last one over the grid's corner. */
+		int32_t x = i < 12 ? 10 + (i % 4) * 130 : 450, y = i < 12 ? 10 + (i / 4) * 100 : 250;
+		many[i] = (struct gspec){ uids[i], i < 12 ? 120 : 200, i < 12 ? 90 : 150,
+			DRM_FORMAT_XRGB8888, false, false, x, y };
+		pictures[i] = 40 + (uint32_t)i;
+		len += snprintf(config + len, sizeof(config) - (size_t)len,
+			"[connector.%s]\nx = %d\ny = %d\nz = %d\n", uids[i], x, y, i + 1);
+	}
+	fprintf(stderr, "%d guests, overlay-planes %d\n", NMANY, overlay_planes);
+	struct dmab_test_server s;
+	if (dmab_ts_start(&s, config, NULL)) {
+		failures++;
+		return;
+	}
+	char screen[64] = "";
+	uint32_t width = 0, height = 0;
+	CHECK(screen_name(&s, screen, sizeof(screen)) && screen_size(&s, &width, &height));
+	struct running r[NMANY];
+	size_t started = 0;
+	for (; started < NMANY; started++) {
+		if (!start(&r[started], &s, &many[started], pictures[started]))
+			break;
+	}
+	if (started == NMANY) {
+		struct scene sc = { many, pictures, NMANY };
+		uint64_t bad = shot_scene(&s, screen, &sc);
+		fprintf(stderr, "%d guests: %" PRIu64 " pixels wrong\n", NMANY, bad);
+		CHECK(bad == 0);
+		/* How each is shown, once every one is on screen. */
+		unsigned int direct = 0, composed = 0, unshown = 0;
+		uint64_t until = dmab_ts_now_ms() + 10000;
+		do {
+			direct = composed = unshown = 0;
+			for (size_t i = 0; i < NMANY; i++) {
+				char display[128], import[32];
+				how_shown(&s, r[i].domid, display, sizeof(display), import,
+					sizeof(import));
+				if (!strcmp(display, "direct"))
+					direct++;
+				else if (!strncmp(display, "not shown", 9))
+					unshown++;
+				else
+					composed++;
+			}
+		} while (unshown && dmab_ts_now_ms() < until);
+		fprintf(stderr, "%u on planes, %u composed, %u not shown\n", direct, composed,
+			unshown);
+		CHECK(unshown == 0);
+		if (overlay_planes < 0)
+			CHECK(direct >= 1 && composed >= 1);
+		else
+			CHECK(direct == 0 && composed == NMANY);
+		/* The display's own frame. */
+		CHECK(width && height && display_shows(scene_crc(&sc, width, height), SHOW_MS));
+	}
+	for (size_t i = 0; i < started; i++)
+		finish(&r[i]);
+	if (failures)
+		dmab_ts_dump_log(&s);
+	CHECK(dmab_ts_stop(&s) == 0);
+}
+
 /*
  * Another client holds DRM master when dmabridged starts (a display server,
  * a console): its guests' frames still complete, not shown, and once the
@@ -448,6 +649,8 @@ int main(void)
 	if (failures)
 		dmab_ts_dump_log(&s);
 	CHECK(dmab_ts_stop(&s) == 0);
+	test_many(-1);
+	test_many(0);
 	test_master();
 	fprintf(stderr, "%d failures\n", failures);
 	return failures ? 1 : 0;

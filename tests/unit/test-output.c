@@ -876,6 +876,27 @@ static const struct clip_case clip_cases[] = {
 	{ "an empty view", 10, 10, 0, 100, { 0, 0, 64, 64 }, 0, 0, true, { 0 }, { 0 } },
 };
 
+/* What status says of a view: shown directly only once a commit showed it. */
+static void how_shown(void **state)
+{
+	struct env *e = *state;
+	struct image *img = image_add(e, 8, 8, 1);
+	struct tview *v = view_add(e, 8, 8, place("main", 0, 0, 0, true));
+	struct tview *away = view_add(e, 8, 8, place("elsewhere", 0, 0, 0, true));
+	assert_string_equal(dmab_view_how_shown(v->view), "not shown: nothing on screen yet");
+	assert_string_equal(dmab_view_how_shown(away->view), "not shown: no screen of its name");
+	attach(v, img->fb);
+	idle(e);
+	/* Committed, not on screen yet. */
+	assert_string_equal(dmab_view_how_shown(v->view), "not shown: nothing on screen yet");
+	fake_present(e->main, 100);
+	assert_null(dmab_view_how_shown(v->view));
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 2000, 0, 0, true });
+	assert_string_equal(dmab_view_how_shown(v->view), "not shown: outside its screen");
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 0, 0, 0, false });
+	assert_string_equal(dmab_view_how_shown(v->view), "not shown: hidden");
+}
+
 static void clipping(void **state)
 {
 	struct env *e = *state;
@@ -1620,6 +1641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(frame_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(backend_holds_past_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(stacking_and_visibility, setup, teardown),
+		cmocka_unit_test_setup_teardown(how_shown, setup, teardown),
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(screen_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),

@@ -158,6 +158,15 @@ static void config_drm(void **state)
 	assert_string_equal(c.outputs[1], "headless");
 	assert_string_equal(c.drm.device, "/dev/dri/card1");
 	assert_int_equal(c.drm.repaint_window_us, 4000);
+	assert_int_equal(c.drm.overlay_planes, -1);
+	assert_int_equal(load(&c, "[server]\noutput = drm\n[drm]\noverlay-planes = 0\n", err,
+		sizeof(err)), 0);
+	assert_int_equal(c.drm.overlay_planes, 0);
+	assert_int_equal(load(&c, "[server]\noutput = drm\n[drm]\noverlay-planes = all\n", err,
+		sizeof(err)), 0);
+	assert_int_equal(c.drm.overlay_planes, -1);
+	assert_int_equal(load(&c, "[server]\noutput = drm\n[drm]\noverlay-planes = -1\n", err,
+		sizeof(err)), -EINVAL);
 	/* Headless alone: every screen is known at load. */
 	assert_int_equal(load(&c, "[connector.c0]\nscreen = HDMI-A-1\n", err, sizeof(err)),
 		-EINVAL);
