@@ -303,6 +303,7 @@ static void backend_destroy(struct dmab_backend *backend)
 		wl_event_source_remove(drm->master_timer);
 	if (drm->liftoff)
 		liftoff_device_destroy(drm->liftoff);
+	drm_allocator_finish(drm);
 	if (drm->fd >= 0)
 		close(drm->fd);
 	dmab_backend_finish(backend);

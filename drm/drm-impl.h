@@ -16,6 +16,7 @@ struct liftoff_output;
 struct liftoff_layer;
 struct udev;
 struct udev_monitor;
+struct gbm_device;
 
 struct drm_backend {
 	struct dmab_backend base;
@@ -25,7 +26,9 @@ struct drm_backend {
 	struct liftoff_device *liftoff;
 	bool planes_have_zpos;
 	struct wl_event_source *fd_source;
-	struct dmab_allocator allocator;        /* dumb buffers of this device */
+	struct dmab_allocator allocator;        /* GBM or dumb buffers of this device */
+	struct gbm_device *gbm;         /* NULL: no GBM, or no Mesa driver for the device */
+	const char *gbm_refused;        /* the last reason a buffer was not GBM's, logged */
 	struct wl_list screens;         /* struct drm_screen.link */
 	uint32_t crtcs_used;            /* a bit per CRTC index */
 	/*
@@ -122,8 +125,10 @@ int drm_import(struct dmab_backend *backend, struct dmab_obuf *buf);
 
 /* alloc.c */
 
-/** Dumb buffers of drm's device, exported as dma-bufs. */
+/** Scanout buffers of drm's device (GBM, else dumb buffers), exported as dma-bufs. */
 void drm_allocator_init(struct drm_backend *drm);
+
+void drm_allocator_finish(struct drm_backend *drm);
 
 /** The GEM handle of a buffer drm's allocator made, 0 for any other. */
 uint32_t drm_alloc_handle(const struct drm_backend *drm, const struct dmab_obuf *buf);

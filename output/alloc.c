@@ -55,6 +55,7 @@ static int system_alloc(const struct dmab_allocator *alloc, uint32_t width, uint
 
 	int map_fd = dmab_heap_alloc(size);
 	int fd = map_fd;
+	const char *memory = "dma-buf heap";
 	if (fd < 0) {
 		sb->memfd = dmab_sealed_memfd("dmabridge-output", size);
 		if (sb->memfd < 0) {
@@ -64,9 +65,11 @@ static int system_alloc(const struct dmab_allocator *alloc, uint32_t width, uint
 		}
 		map_fd = sb->memfd;
 		fd = udmabuf_over(sb->memfd, size);
+		memory = "udmabuf";
 		if (fd < 0) {
 			fd = sb->memfd;
 			sb->memfd = -1;
+			memory = "memfd";
 		}
 	}
 	void *cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
@@ -79,6 +82,7 @@ static int system_alloc(const struct dmab_allocator *alloc, uint32_t width, uint
 		return err;
 	}
 	sb->map_size = size;
+	buf->memory = memory;
 	buf->fd = fd;
 	buf->cpu = cpu;
 	buf->size = size;

@@ -68,6 +68,7 @@ struct dmab_obuf {
 	struct wl_list addons;  /* struct dmab_addon.link: backends' state for it */
 	void *impl_data;        /* the allocator's */
 	const struct dmab_allocator *allocator;
+	const char *memory;     /* what the allocator made it of ("gbm", "dumb", ...), or NULL */
 };
 
 /**

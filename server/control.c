@@ -347,6 +347,10 @@ static json_object *cmd_status(struct dmab_server *server)
 			json_object_object_add(bo, "size", json_object_new_int64(d->geom.buffer_sz));
 			json_object_object_add(bo, "import", json_object_new_string(
 				dmab_import_name(d->import)));
+			/* What a host buffer is made of. */
+			if (d->obuf && d->obuf->allocated && d->obuf->memory)
+				json_object_object_add(bo, "memory",
+					json_object_new_string(d->obuf->memory));
 			json_object_object_add(bo, "framebuffers", json_object_new_int64(d->nfbs));
 			json_object_array_add(bufs, bo);
 		}

@@ -203,6 +203,32 @@ static void how_shown(struct dmab_test_server *s, uint64_t domid, char *display,
 		json_object_put(g);
 }
 
+/* What domid's first buffer is made of (host buffers: "gbm", "dumb"), "" if unsaid. */
+static void buffer_memory(struct dmab_test_server *s, uint64_t domid, char *memory, size_t len)
+{
+	json_object *g = dmab_ts_guest_status(s, (unsigned int)domid, 0);
+	json_object *bufs = get(g, "buffers");
+	json_object *b = bufs ? json_object_array_get_idx(bufs, 0) : NULL;
+	snprintf(memory, len, "%s", b && get(b, "memory") ?
+		json_object_get_string(get(b, "memory")) : "");
+	if (g)
+		json_object_put(g);
+}
+
+/* Mesa's driver for devices without their own, which GBM needs on vkms. */
+static bool have_mesa_sw(void)
+{
+	static const char *const paths[] = {
+		"/usr/lib/x86_64-linux-gnu/dri/kms_swrast_dri.so",
+		"/usr/lib/aarch64-linux-gnu/dri/kms_swrast_dri.so",
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (access(paths[i], R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
 struct scene {
 	const struct gspec *specs;
 	const uint32_t *pictures;
@@ -425,10 +451,13 @@ static void test_many(int overlay_planes)
 			"overlay-planes = %d\n", overlay_planes);
 	for (int i = 0; i < NMANY; i++) {
 		snprintf(uids[i], sizeof(uids[i]), "m%d", i);
-		/* A grid of 4 x 3 without overlap; the last one over the grid's corner. */
+		/*
+		 * A grid of 4 x 3 without overlap, the first a host buffer; the
+		 * last one over the grid's corner.
+		 */
 		int32_t x = i < 12 ? 10 + (i % 4) * 130 : 450, y = i < 12 ? 10 + (i / 4) * 100 : 250;
-		many[i] = (struct gspec){ uids[i], i < 12 ? 120 : 200, i < 12 ? 90 : 150,
-			DRM_FORMAT_XRGB8888, false, false, x, y };
+		many[i] = (struct gspec){ uids[i], i == 0 ? 128 : i < 12 ? 120 : 200,
+			i < 12 ? 90 : 150, DRM_FORMAT_XRGB8888, i == 0, false, x, y };
 		pictures[i] = 40 + (uint32_t)i;
 		len += snprintf(config + len, sizeof(config) - (size_t)len,
 			"[connector.%s]\nx = %d\ny = %d\nz = %d\n", uids[i], x, y, i + 1);
@@ -472,6 +501,11 @@ static void test_many(int overlay_planes)
 		} while (unshown && dmab_ts_now_ms() < until);
 		fprintf(stderr, "%u on planes, %u composed, %u not shown\n", direct, composed,
 			unshown);
+		/* A host buffer of a linear layout any driver keeps: GBM's, where Mesa drives vkms. */
+		char memory[32];
+		buffer_memory(&s, r[0].domid, memory, sizeof(memory));
+		fprintf(stderr, "the host buffer of %s: %s\n", many[0].uid, memory);
+		CHECK(!strcmp(memory, have_mesa_sw() ? "gbm" : "dumb"));
 		CHECK(unshown == 0);
 		if (overlay_planes < 0)
 			CHECK(direct >= 1 && composed >= 1);
@@ -613,6 +647,10 @@ int main(void)
 		CHECK(strstr(display, "refused") != NULL);
 		how_shown(&s, r[2].domid, display, sizeof(display), import, sizeof(import));
 		CHECK(!strcmp(import, "be-alloc"));
+		char memory[32];
+		buffer_memory(&s, r[2].domid, memory, sizeof(memory));
+		fprintf(stderr, "the host buffer of %s: %s\n", specs[2].uid, memory);
+		CHECK(!strcmp(memory, "gbm") || !strcmp(memory, "dumb"));
 
 		/* Flips paced by vkms's vblank: about 60 a second. */
 		dmab_ts_sync_go(&r[0].g.sync, CMD_FLIPS);

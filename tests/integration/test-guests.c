@@ -347,6 +347,11 @@ static void check_status(struct dmab_test_server *s)
 				fprintf(stderr, "%s: buffer %zu reaches the display as %s, expected %s\n",
 					gspecs[i].uid, j, import, want);
 			CHECK(!strcmp(import, want));
+			/* A host buffer says what it is made of; a guest's own memory is the guest's. */
+			json_object *memory = get(json_object_array_get_idx(bufs, j), "memory");
+			const char *m = memory ? json_object_get_string(memory) : NULL;
+			CHECK(gspecs[i].be_alloc ? m && (!strcmp(m, "memfd") || !strcmp(m, "udmabuf") ||
+				!strcmp(m, "dma-buf heap")) : !m);
 		}
 		json_object_put(g);
 	}

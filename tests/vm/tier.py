@@ -68,7 +68,8 @@ def on_signal(signum, frame):
 def read_manifest(path):
     """kernel-config PATH; bin NAME PATH (the machine's /usr/bin/NAME);
     check NAME SECONDS COMMAND; any other kind: its fields, in order, under
-    m['more'][kind]."""
+    m['more'][kind] (e.g. lib PATH: a library programs load at run time,
+    placed at its own path with what it needs)."""
     m = {'bins': {}, 'checks': [], 'kernel_config': None, 'more': {}}
     with open(path) as f:
         for line in f:
@@ -94,7 +95,7 @@ def manifest_files(manifest):
     if manifest['kernel_config']:
         files.append(manifest['kernel_config'])
     for kind, rows in manifest['more'].items():
-        if kind != 'stamp':
+        if kind not in ('stamp', 'lib'):
             files += [f for row in rows for f in row
                       if f.startswith('/') and os.path.isfile(f)]
     return files
@@ -517,7 +518,7 @@ def results_for(tier, args, manifest):
     tools = tier.tools()
     texts = [args.manifest] + tier.fingerprint_files(manifest) + manifest_files(manifest)
     stamps = list(manifest['bins'].values()) + [t for t in tools.values() if t] + \
-        [row[0] for row in manifest['more'].get('stamp', [])]
+        [row[0] for row in manifest['more'].get('stamp', []) + manifest['more'].get('lib', [])]
     fp = fingerprint(texts, stamps, tier.env_keys())
     rid = run_id(f'{tier.env}_RUN_ID')
     reuse = os.environ.get(f'{tier.env}_REUSE') == '1'

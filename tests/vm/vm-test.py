@@ -80,6 +80,8 @@ class VmRun(tier.Run):
         tier.write_checks(fs, self.checks)
         for name, host in sorted(self.manifest['bins'].items()):
             fs.program(host, '/usr/bin/' + name)
+        for row in self.manifest['more'].get('lib', []):
+            fs.program(row[0], row[0])
         cpio = fs.pack(tools['cpio'], os.path.join(self.state, 'initramfs.cpio'))
         self.info['initramfs_mib'] = round(os.path.getsize(cpio) / 2**20, 1)
         self.info['libraries'] = len(fs.placed)
