@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <xf86drm.h>
+#include <xf86drmMode.h>
 #include <zlib.h>
 #include <drm_fourcc.h>
 
@@ -521,6 +522,132 @@ static void test_many(int overlay_planes)
 	CHECK(dmab_ts_stop(&s) == 0);
 }
 
+/* Number of screens, -1 without an answer. */
+static int screen_count(struct dmab_test_server *s)
+{
+	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"status\"}", -1);
+	json_object *screens = get(get(r, "output"), "screens");
+	int n = screens ? (int)json_object_array_length(screens) : -1;
+	if (r)
+		json_object_put(r);
+	return n;
+}
+
+/* Write text into a sysfs file. */
+static bool sysfs_write(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (!ok)
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * The connector's status forced (sysfs: "off" as if unplugged, "detect"
+ * as plugged again), then the uevent a display's hot-plug interrupt sends:
+ * vkms polls nothing and has no interrupt, so the test sends it through
+ * the card's uevent file, as udevadm trigger does. What dmabridged sees is
+ * the kernel's: a uevent of the card, and the connector's new status.
+ */
+static bool plug(const char *screen, const char *status)
+{
+	const char *cardname = strrchr(card, '/') + 1;
+	char path[160];
+	snprintf(path, sizeof(path), "/sys/class/drm/%s-%s/status", cardname, screen);
+	if (!sysfs_write(path, status))
+		return false;
+	snprintf(path, sizeof(path), "/sys/class/drm/%s/uevent", cardname);
+	return sysfs_write(path, "change");
+}
+
+/* Whether any CRTC of the device is on. */
+static bool any_crtc_on(void)
+{
+	int fd = open(card, O_RDWR | O_CLOEXEC);
+	drmModeRes *res = fd >= 0 ? drmModeGetResources(fd) : NULL;
+	bool on = false;
+	for (int i = 0; res && i < res->count_crtcs; i++) {
+		drmModeCrtc *c = drmModeGetCrtc(fd, res->crtcs[i]);
+		on = on || (c && c->mode_valid);
+		drmModeFreeCrtc(c);
+	}
+	drmModeFreeResources(res);
+	if (fd >= 0)
+		close(fd);
+	return on;
+}
+
+/*
+ * The connector unplugged while a guest shows on it: the screen goes, the
+ * CRTC is turned off, the guest flips on (its frames complete unshown);
+ * plugged again, the screen is back with the guest on it.
+ */
+static void test_hotplug(void)
+{
+	char config[512];
+	snprintf(config, sizeof(config), config_fmt, card);
+	struct dmab_test_server s;
+	if (dmab_ts_start(&s, config, NULL)) {
+		failures++;
+		return;
+	}
+	char screen[64] = "";
+	CHECK(screen_name(&s, screen, sizeof(screen)));
+	struct running r;
+	uint32_t picture = 33;
+	if (start(&r, &s, &specs[0], picture)) {
+		struct scene sc = { specs, &picture, 1 };
+		CHECK(shot_scene(&s, screen, &sc) == 0);
+		CHECK(plug(screen, "off"));
+		uint64_t until = dmab_ts_now_ms() + 10000;
+		while (screen_count(&s) != 0 && dmab_ts_now_ms() < until)
+			nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+		int n = screen_count(&s);
+		fprintf(stderr, "unplugged: %d screens, a CRTC %s\n", n, any_crtc_on() ? "on" : "off");
+		CHECK(n == 0 && !any_crtc_on());
+		char display[128], import[32];
+		how_shown(&s, r.domid, display, sizeof(display), import, sizeof(import));
+		fprintf(stderr, "the guest: %s\n", display);
+		CHECK(!strcmp(display, "not shown: no screen of its name"));
+		/* Its frames complete meanwhile, at about the refresh rate. */
+		dmab_ts_sync_go(&r.g.sync, CMD_FLIPS);
+		uint32_t step;
+		uint64_t value;
+		CHECK(dmab_ts_sync_wait(&r.g.sync, &step, &value, STEP_MS) == 0 && step == 2);
+		char id[32];
+		snprintf(id, sizeof(id), "%" PRIu64 "/0/0", r.domid);
+		json_object *st = dmab_ts_connector_stats(&s, id);
+		int64_t frames = st ? json_object_get_int64(get(st, "frames")) : 0;
+		fprintf(stderr, "unplugged: %" PRId64 " frames answered\n", frames);
+		CHECK(frames > 30);
+		if (st)
+			json_object_put(st);
+		/* Plugged again: the screen is back, the guest on it. */
+		CHECK(plug(screen, "detect"));
+		until = dmab_ts_now_ms() + 10000;
+		while (screen_count(&s) != 1 && dmab_ts_now_ms() < until)
+			nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+		CHECK(screen_count(&s) == 1);
+		uint64_t bad = shot_scene(&s, screen, &sc);
+		fprintf(stderr, "plugged again: %" PRIu64 " pixels wrong\n", bad);
+		CHECK(bad == 0);
+		until = dmab_ts_now_ms() + 5000;
+		do {
+			how_shown(&s, r.domid, display, sizeof(display), import, sizeof(import));
+		} while (strcmp(display, "direct") && dmab_ts_now_ms() < until);
+		CHECK(!strcmp(display, "direct") && any_crtc_on());
+		finish(&r);
+	} else {
+		plug(screen, "detect");
+	}
+	if (failures)
+		dmab_ts_dump_log(&s);
+	CHECK(dmab_ts_stop(&s) == 0);
+}
+
 /*
  * Another client holds DRM master when dmabridged starts (a display server,
  * a console): its guests' frames still complete, not shown, and once the
@@ -689,6 +816,7 @@ int main(void)
 	CHECK(dmab_ts_stop(&s) == 0);
 	test_many(-1);
 	test_many(0);
+	test_hotplug();
 	test_master();
 	fprintf(stderr, "%d failures\n", failures);
 	return failures ? 1 : 0;
