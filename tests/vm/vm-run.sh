@@ -97,7 +97,7 @@ while IFS="$tab" read -r name limit cmd; do
 	mkdir -p "$art" "/tmp/vm-$name"
 	start=$(uptime_s)
 	(cd "/tmp/vm-$name" && export DMAB_VM_ARTIFACTS="$art" &&
-		exec timeout -s TERM "$limit" sh -c "$cmd") </dev/null >/run/vm/out 2>&1
+		exec timeout -s TERM -k 10 "$limit" sh -c "$cmd") </dev/null >/run/vm/out 2>&1
 	status=$?
 	end=$(uptime_s)
 	kill_leftovers
