@@ -15,7 +15,9 @@
  * What the display itself shows is checked through vkms's CRC of each
  * frame (debugfs): the CRC of the picture the guests' frames and the layout
  * make, computed here, must be the display's, whether the guests are on
- * planes or composed.
+ * planes or composed. A connector unplugged and plugged again, and
+ * another client holding DRM master, are scenarios of their own
+ * (test-drm SCENARIO...).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -234,6 +236,7 @@ struct scene {
 	const struct gspec *specs;
 	const uint32_t *pictures;
 	size_t n;
+	const bool *on_plane;   /* for CRCs: each guest's frames scanned out as they are (or NULL) */
 };
 
 /* The screen as the display made it: each guest's picture where it is in front. */
@@ -342,10 +345,16 @@ static bool screen_size(struct dmab_test_server *s, uint32_t *width, uint32_t *h
  * The CRC vkms computes of a frame showing scene (Linux 6.1,
  * drivers/gpu/drm/vkms/vkms_composer.c): each row of the CRTC as pixels of
  * four 16-bit channels a, r, g, b (8-bit channels times 257, a 0xffff: the
- * guests' XRGB8888 is opaque over black), run through crc32_le from 0, row
+ * guests' frames are opaque over black), run through crc32_le from 0, row
  * after row. zlib's crc32() is crc32_le with the value inverted before and
- * after.
+ * after. vkms widens RGB565 on a plane itself (vkms_formats.c: 5 or 6 bits
+ * times 65535 / 31 or 63, rounded); composed here it is XRGB8888 by then.
  */
+static uint16_t widen16(uint32_t v, uint32_t max)
+{
+	return (uint16_t)((v * 65535u + max / 2) / max);
+}
+
 static uint32_t scene_crc(const struct scene *sc, uint32_t width, uint32_t height)
 {
 	uint16_t *row = calloc(width, 8);
@@ -353,6 +362,7 @@ static uint32_t scene_crc(const struct scene *sc, uint32_t width, uint32_t heigh
 	for (uint32_t y = 0; row && y < height; y++) {
 		for (uint32_t x = 0; x < width; x++) {
 			uint32_t rgb = 0;
+			bool native565 = false;
 			/* The last guest of the scene covering the pixel is in front. */
 			for (size_t i = sc->n; i-- > 0;) {
 				const struct gspec *sp = &sc->specs[i];
@@ -361,14 +371,23 @@ static uint32_t scene_crc(const struct scene *sc, uint32_t width, uint32_t heigh
 						y < (uint32_t)sp->y + sp->height) {
 					rgb = dmab_ts_format_expect(sp->fourcc, sc->pictures[i],
 						x - (uint32_t)sp->x, y - (uint32_t)sp->y);
+					native565 = sp->fourcc == DRM_FORMAT_RGB565 &&
+						sc->on_plane && sc->on_plane[i];
 					break;
 				}
 			}
 			uint16_t *p = row + (size_t)x * 4;
 			p[0] = 0xffff;
-			p[1] = (uint16_t)(((rgb >> 16) & 0xff) * 257);
-			p[2] = (uint16_t)(((rgb >> 8) & 0xff) * 257);
-			p[3] = (uint16_t)((rgb & 0xff) * 257);
+			if (native565) {
+				/* Widened by vkms: its 5 and 6 bits are the 8 bits' top ones. */
+				p[1] = widen16((rgb >> 19) & 31, 31);
+				p[2] = widen16((rgb >> 10) & 63, 63);
+				p[3] = widen16((rgb >> 3) & 31, 31);
+			} else {
+				p[1] = (uint16_t)(((rgb >> 16) & 0xff) * 257);
+				p[2] = (uint16_t)(((rgb >> 8) & 0xff) * 257);
+				p[3] = (uint16_t)((rgb & 0xff) * 257);
+			}
 		}
 		crc = ~(uint32_t)crc32(~crc, (const Bytef *)row, width * 8);
 	}
@@ -481,7 +500,7 @@ static void test_many(int overlay_planes)
 			break;
 	}
 	if (started == NMANY) {
-		struct scene sc = { many, pictures, NMANY };
+		struct scene sc = { many, pictures, NMANY, NULL };
 		uint64_t bad = shot_scene(&s, screen, &sc);
 		fprintf(stderr, "%d guests: %" PRIu64 " pixels wrong\n", NMANY, bad);
 		CHECK(bad == 0);
@@ -601,7 +620,7 @@ static void test_hotplug(void)
 	struct running r;
 	uint32_t picture = 33;
 	if (start(&r, &s, &specs[0], picture)) {
-		struct scene sc = { specs, &picture, 1 };
+		struct scene sc = { specs, &picture, 1, NULL };
 		CHECK(shot_scene(&s, screen, &sc) == 0);
 		CHECK(plug(screen, "off"));
 		uint64_t until = dmab_ts_now_ms() + 10000;
@@ -696,7 +715,7 @@ static void test_master(void)
 		while (dmab_ts_log_count(&s, "DRM master again") == 0 && dmab_ts_now_ms() < until)
 			nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
 		CHECK(dmab_ts_log_count(&s, "DRM master again") == 1);
-		struct scene sc = { specs, &picture, 1 };
+		struct scene sc = { specs, &picture, 1, NULL };
 		uint64_t bad = shot_scene(&s, screen, &sc);
 		fprintf(stderr, "after DRM master came back: %" PRIu64 " pixels wrong\n", bad);
 		CHECK(bad == 0);
@@ -744,7 +763,7 @@ static void test_kinds(void)
 	}
 	if (started == NSPECS) {
 		/* Every guest where it belongs, in z order, as the display made it. */
-		struct scene sc = { specs, pictures, NSPECS };
+		struct scene sc = { specs, pictures, NSPECS, NULL };
 		uint64_t bad = shot_scene(&s, screen, &sc);
 		fprintf(stderr, "the display's own picture: %" PRIu64 " pixels wrong\n", bad);
 		CHECK(bad == 0);
@@ -771,6 +790,17 @@ static void test_kinds(void)
 		CHECK(strstr(display, "refused") != NULL);
 		how_shown(&s, r[2].domid, display, sizeof(display), import, sizeof(import));
 		CHECK(!strcmp(import, "be-alloc"));
+		/* The display's own frame: each guest as it is shown, on a plane or composed. */
+		bool on_plane[NSPECS];
+		for (size_t i = 0; i < NSPECS; i++) {
+			how_shown(&s, r[i].domid, display, sizeof(display), import,
+				sizeof(import));
+			on_plane[i] = !strcmp(display, "direct");
+		}
+		uint32_t width = 0, height = 0;
+		struct scene shown = { specs, pictures, NSPECS, on_plane };
+		CHECK(screen_size(&s, &width, &height) &&
+			display_shows(scene_crc(&shown, width, height), SHOW_MS));
 		char memory[32];
 		buffer_memory(&s, r[2].domid, memory, sizeof(memory));
 		fprintf(stderr, "the host buffer of %s: %s\n", specs[2].uid, memory);
