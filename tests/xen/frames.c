@@ -18,6 +18,12 @@
  *   xen-frames check PNG K INDEX [CRC]
  *       (dom0) prints the PNG's checksum, compares every pixel with frame K
  *       of connector INDEX, and the checksum with CRC.
+ *   xen-frames display-crc K INDEX X Y WIDTHxHEIGHT SCREENWxSCREENH
+ *       (dom0) prints the CRC vkms computes of a screen showing frame K of
+ *       connector INDEX (WIDTHxHEIGHT) at X, Y over black, as vkms's
+ *       debugfs file crtc-N/crc/data writes it ("0x%08x"): each row of the
+ *       CRTC as pixels of 16-bit a, r, g, b (8-bit channels times 257, a
+ *       0xffff) through crc32_le from 0 (Linux 6.1, vkms_composer.c).
  *
  * A frame's checksum is zlib's crc32 over its pixels as R, G, B octets,
  * row by row: the guest reads them back from the buffer it drew, dom0 from
@@ -433,11 +439,46 @@ static int cmd_check(const char *path, unsigned int k, unsigned int index, const
 	return status;
 }
 
+/* ---- dom0: the display ---- */
+
+static int cmd_display_crc(unsigned int k, unsigned int index, uint32_t gx, uint32_t gy,
+		uint32_t gw, uint32_t gh, uint32_t sw, uint32_t sh)
+{
+	uint16_t *row = calloc(sw, 8);
+	if (!row)
+		return 1;
+	uint32_t crc = 0;
+	for (uint32_t y = 0; y < sh; y++) {
+		for (uint32_t x = 0; x < sw; x++) {
+			uint8_t rgb[3] = { 0, 0, 0 };
+			if (x >= gx && y >= gy && x - gx < gw && y - gy < gh)
+				pattern(k, index, x - gx, y - gy, rgb);
+			uint16_t *p = row + (size_t)x * 4;
+			p[0] = 0xffff;
+			p[1] = (uint16_t)(rgb[0] * 257);
+			p[2] = (uint16_t)(rgb[1] * 257);
+			p[3] = (uint16_t)(rgb[2] * 257);
+		}
+		/* zlib's crc32 is crc32_le with the value inverted before and after. */
+		crc = ~(uint32_t)crc32(~crc, (const Bytef *)row, sw * 8);
+	}
+	free(row);
+	printf("0x%08" PRIx32 "\n", crc);
+	return 0;
+}
+
+static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+	return sscanf(s, "%" SCNu32 "x%" SCNu32, w, h) == 2 && *w && *h && *w <= 16384 &&
+		*h <= 16384;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xen-frames ids\n"
 		"       xen-frames draw [--frames N] [--connectors N] [--buffers N] [--timeout S]\n"
-		"       xen-frames check PNG FRAME INDEX [CRC]\n");
+		"       xen-frames check PNG FRAME INDEX [CRC]\n"
+		"       xen-frames display-crc FRAME INDEX X Y WxH SCREEN_WxSCREEN_H\n");
 }
 
 int main(int argc, char **argv)
@@ -452,6 +493,17 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0 && (argc == 5 || argc == 6))
 		return cmd_check(argv[2], (unsigned int)strtoul(argv[3], NULL, 10),
 			(unsigned int)strtoul(argv[4], NULL, 10), argc == 6 ? argv[5] : NULL);
+	if (strcmp(cmd, "display-crc") == 0 && argc == 8) {
+		uint32_t gw, gh, sw, sh;
+		if (!parse_size(argv[6], &gw, &gh) || !parse_size(argv[7], &sw, &sh)) {
+			usage(stderr);
+			return 2;
+		}
+		return cmd_display_crc((unsigned int)strtoul(argv[2], NULL, 10),
+			(unsigned int)strtoul(argv[3], NULL, 10),
+			(uint32_t)strtoul(argv[4], NULL, 10), (uint32_t)strtoul(argv[5], NULL, 10),
+			gw, gh, sw, sh);
+	}
 	if (strcmp(cmd, "draw") != 0) {
 		usage(stderr);
 		return 2;

@@ -43,10 +43,14 @@ wait_for() {
 
 # ---- dmabridged ----
 
-# dmab_start [dmabridged options]: in the background, on Xen, headless.
+# dmab_start [dmabridged options]: in the background, on Xen, headless
+# (DMAB_SCREEN, main=2048x1080@60 by default; empty: no headless screen,
+# for a configuration that names the outputs).
 dmab_start() {
+	set -- ${DMAB_SCREEN-main=2048x1080@60} "$@"
+	[ -n "${DMAB_SCREEN-x}" ] && set -- --screen "$@"
 	"$DMABRIDGED" --hypervisor xen --control-socket "$XDG_RUNTIME_DIR/dmabridge.sock" \
-		--screen main=2048x1080@60 "$@" >"$RUN/dmabridged.log" 2>&1 &
+		"$@" >"$RUN/dmabridged.log" 2>&1 &
 	dmab_pid=$!
 	wait_for 30 "dmabridged to answer dmabridgectl" dmabridgectl status || {
 		cat "$RUN/dmabridged.log"

@@ -140,8 +140,9 @@ class XenRun(tier.Run):
             return
         nonce = tier.new_nonce()
         raw = os.path.join(self.state, 'serial1.raw')
+        # vkms with its overlay planes: dom0's own display (check drm-output).
         append = (f'console=hvc0 loglevel=2 mitigations=off dmab.nonce={nonce} '
-                  f'dmab.records=/dev/ttyS1')
+                  f'dmab.records=/dev/ttyS1 vkms.enable_overlay=1')
         if os.environ.get('DMAB_XEN_APPEND'):
             append += ' ' + os.environ['DMAB_XEN_APPEND']
         # QEMU's multiboot loader: modules are "file arguments", comma-separated.
