@@ -11,9 +11,10 @@
 . /usr/lib/dmab-xen/lib.sh
 frames=3
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# vkms by the name its debugfs directory gives (a minor number per card).
 card=
-for d in /sys/class/drm/card[0-9]; do
-	grep -q '^DRIVER=vkms' "$d/device/uevent" 2>/dev/null && card=${d##*/}
+for d in /sys/kernel/debug/dri/[0-9]*; do
+	grep -q '^vkms ' "$d/name" 2>/dev/null && card=card${d##*/}
 done
 [ -n "$card" ] || { echo "SKIP: no vkms card in dom0"; exit 77; }
 crc_dir=/sys/kernel/debug/dri/${card#card}/crtc-0/crc
