@@ -30,8 +30,10 @@ x = 96
 y = 64
 INI
 DMAB_SCREEN= dmab_start -c "$RUN/drm.ini" || finish
-size=$(dmabridgectl --json status | grep -o '"name":"Virtual-1"[^}]*' |
-	sed -n 's/.*"width":\([0-9]*\),"height":\([0-9]*\).*/\1x\2/p')
+screen=$(dmabridgectl --json status | tr -d '\n' | grep -o '"name":"Virtual-1"[^}]*')
+width=$(echo "$screen" | sed -n 's/.*"width":\([0-9]*\).*/\1/p')
+height=$(echo "$screen" | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
+size=${width:+${height:+${width}x$height}}
 note "screen Virtual-1 ${size:-?}"
 [ -n "$size" ] || fail "no screen Virtual-1 in dmabridgectl status"
 
@@ -64,7 +66,7 @@ while [ "$k" -lt "$frames" ] && [ "$failed" -eq 0 ] && [ -n "$size" ]; do
 	xenstore-write "/local/domain/$domid/data/dmab-frames/ack" "$k"
 	k=$((k + 1))
 done
-display=$(dmabridgectl --json status | grep -o '"unique_id":"d-0"[^}]*"display":"[^"]*"' |
+display=$(dmabridgectl --json status | tr -d "\n" | grep -o '"unique_id":"d-0"[^}]*"display":"[^"]*"' |
 	sed 's/.*"display":"\([^"]*\)"/\1/')
 note "d-0 on the display: ${display:-?}"
 case "$display" in
