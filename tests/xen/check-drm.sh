@@ -41,7 +41,8 @@ note "screen Virtual-1 ${size:-?}"
 # within 20 s (opening crc/data starts vkms's CRC of every frame).
 display_shows() {
 	echo auto >"$crc_dir/control" || return 1
-	timeout 20 cat "$crc_dir/data" | awk -v want="$1" '
+	# Each read is one line and its terminating NUL.
+	timeout 20 cat "$crc_dir/data" | tr -d '\0' | tee "$RUN/crc.txt" | awk -v want="$1" '
 		{ got = $2; n = (got == want) ? n + 1 : 0; if (n >= 3) { ok = 1; exit } }
 		END { print "display CRC " got " (" NR " frames), expected " want; exit !ok }'
 }
@@ -62,7 +63,11 @@ while [ "$k" -lt "$frames" ] && [ "$failed" -eq 0 ] && [ -n "$size" ]; do
 		fail "screenshot of connector d-0"
 	fi
 	want=$(xen-frames display-crc "$k" 0 96 64 640x480 "$size")
-	display_shows "$want" || fail "the display does not show frame $k"
+	display_shows "$want" || {
+		echo "--- the first CRC lines read:"
+		head -n 3 "$RUN/crc.txt"
+		fail "the display does not show frame $k"
+	}
 	xenstore-write "/local/domain/$domid/data/dmab-frames/ack" "$k"
 	k=$((k + 1))
 done
