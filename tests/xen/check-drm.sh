@@ -68,18 +68,23 @@ while [ "$k" -lt "$frames" ] && [ "$failed" -eq 0 ] && [ -n "$size" ]; do
 		head -n 3 "$RUN/crc.txt"
 		fail "the display does not show frame $k"
 	}
+	# The last frame on screen: how the display shows it, what it cost.
+	[ "$k" -eq $((frames - 1)) ] && {
+		display=$(dmabridgectl --json status | tr -d '\n' |
+			grep -o '"unique_id":"d-0"[^}]*"display":"[^"]*"' |
+			sed 's/.*"display":"\([^"]*\)"/\1/')
+		note "d-0 on the display: ${display:-?}"
+		case "$display" in
+		"" | "not shown"*) fail "the guest's connector is not on the display: ${display:-no status}" ;;
+		esac
+		copied=$(conn_stat d-0 bytes_copied)
+		note "d-0: ${copied:-?} octets copied, $(conn_stat d-0 frames) frames"
+		[ "${copied:-0}" -gt 0 ] || fail "d-0: the copy path, but no octet copied"
+		[ "$(conn_stat d-0 errors)" = 0 ] || fail "d-0: requests refused"
+	}
 	xenstore-write "/local/domain/$domid/data/dmab-frames/ack" "$k"
 	k=$((k + 1))
 done
-display=$(dmabridgectl --json status | tr -d "\n" | grep -o '"unique_id":"d-0"[^}]*"display":"[^"]*"' |
-	sed 's/.*"display":"\([^"]*\)"/\1/')
-note "d-0 on the display: ${display:-?}"
-case "$display" in
-"" | "not shown"*) fail "the guest's connector is not on the display: ${display:-no status}" ;;
-esac
-copied=$(conn_stat d-0 bytes_copied)
-note "d-0: ${copied:-?} octets copied, $(conn_stat d-0 frames) frames"
-[ "$(conn_stat d-0 errors)" = 0 ] || fail "d-0: requests refused"
 guest_wait_exit d 60
 [ "$guest_status" = 0 ] || fail "xen-frames in the guest: exit status $guest_status"
 guest_destroy d
