@@ -201,10 +201,24 @@ static void backend_destroy(struct dmab_backend *backend)
 	free(h);
 }
 
+/*
+ * A headless screen shows a framebuffer by holding it, as a display that
+ * scans out by DMA does, so it takes every dma-buf, also one it cannot map
+ * (a guest's buffer that gntdev exported on arm64): that one is shown
+ * without a copy, but it cannot be composed, verified or captured.
+ */
+static int backend_import(struct dmab_backend *backend, struct dmab_obuf *buf)
+{
+	(void)backend;
+	(void)buf;
+	return 0;
+}
+
 static const struct dmab_backend_impl backend_impl = {
 	.type = "headless",
 	.start = backend_start,
 	.destroy = backend_destroy,
+	.import = backend_import,
 };
 
 struct dmab_backend *dmab_headless_create(const struct dmab_headless_screen_config *screens,

@@ -3,7 +3,8 @@
  * test-hv-conformance: runs the cases of conformance.h.
  *
  *   test-hv-conformance [--hv sim|xen] [--role backend|guest] [--case NAME]...
- *                       [--guests N] [--kill-cmd CMD] [--timeout SECONDS] [-v]
+ *                       [--except NAME]... [--guests N] [--kill-cmd CMD]
+ *                       [--timeout SECONDS] [-v]
  *
  * Backend (the default role): domain 0. With --hv sim it hosts the
  * simulator and starts its guests itself (this program, --role guest);
@@ -12,7 +13,8 @@
  * "xl destroy %u") lets the domain-death case kill one of them; without it
  * that case is skipped. The backend finds its guests through the store,
  * tells each which case to play (<mailbox>/cmd/<n>), runs its own step and
- * collects theirs (fe/<seq>/result). Guests ignore --case: the backend
+ * collects theirs (fe/<seq>/result). --case runs only the cases named,
+ * --except every case but those. Guests ignore both: the backend
  * decides. Output is TAP on stdout; exit status 0, 1 on failure, 77 when
  * nothing could run (no Xen here).
  */
@@ -53,6 +55,8 @@ struct run {
 	const char *socket;     /* guest role on the simulator */
 	const char *only[MAX_ONLY];
 	unsigned int nonly;
+	const char *except[MAX_ONLY];
+	unsigned int nexcept;
 	bool verbose;
 
 	char tmpdir[64];
@@ -485,6 +489,9 @@ static void run_case(struct run *r, const struct conf_case *c)
 
 static bool selected(struct run *r, const char *name)
 {
+	for (unsigned int i = 0; i < r->nexcept; i++)
+		if (strcmp(r->except[i], name) == 0)
+			return false;
 	if (r->nonly == 0)
 		return true;
 	for (unsigned int i = 0; i < r->nonly; i++)
@@ -741,7 +748,7 @@ static int guest_main(struct run *r)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: test-hv-conformance [--hv sim|xen] [--role backend|guest] "
-		"[--case NAME]... [--guests N] [--kill-cmd CMD] [--timeout SECONDS] [-v]\n"
+		"[--case NAME]... [--except NAME]... [--guests N] [--kill-cmd CMD] [--timeout SECONDS] [-v]\n"
 		"cases:");
 	for (size_t i = 0; i < sizeof(case_tables) / sizeof(case_tables[0]); i++)
 		for (const struct conf_case *c = case_tables[i]; c->name; c++)
@@ -755,6 +762,7 @@ int main(int argc, char **argv)
 		{ "hv", required_argument, NULL, 'H' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "case", required_argument, NULL, 'c' },
+		{ "except", required_argument, NULL, 'x' },
 		{ "guests", required_argument, NULL, 'g' },
 		{ "kill-cmd", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -790,6 +798,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			r.only[r.nonly++] = optarg;
+			break;
+		case 'x':
+			if (!find_case(optarg) || r.nexcept == MAX_ONLY) {
+				fprintf(stderr, "unknown case %s\n", optarg);
+				usage(stderr);
+				return 2;
+			}
+			r.except[r.nexcept++] = optarg;
 			break;
 		case 'g':
 			guests = atoi(optarg);

@@ -562,6 +562,35 @@ static void unmapped_layer(void **state)
 }
 
 /*
+ * A headless screen holds what it shows, as a display that scans out by
+ * DMA: it takes a buffer it cannot map (a gntdev dma-buf on arm64), which
+ * is then shown without a copy but never read.
+ */
+static void headless_takes_unmapped(void **state)
+{
+	struct env *e = *state;
+	const struct dmab_headless_screen_config config = {
+		.name = "main", .width = 64, .height = 48,
+	};
+	struct dmab_backend *headless = dmab_headless_create(&config, 1);
+	assert_non_null(headless);
+	assert_int_equal(dmab_output_add_backend(e->output, headless), 0);
+	int memfd = memfd_create("test-compose-unmapped", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, 4096), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(memfd);
+	struct dmab_obuf *buf = NULL;
+	assert_int_equal(dmab_obuf_import(e->output, fd, 4096, &buf), 0);
+	close(fd);
+	assert_null(buf->cpu);
+	dmab_obuf_destroy(buf);
+}
+
+/*
  * A buffer said to be larger than its memory: refused, since reading the
  * mapping past the memory's end would kill the process (SIGBUS).
  */
@@ -691,6 +720,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(overlapping_layers, setup, teardown),
 		cmocka_unit_test_setup_teardown(over_what_was_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(unmapped_layer, setup, teardown),
+		cmocka_unit_test_setup_teardown(headless_takes_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_larger_than_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(composed_by_screen, setup, teardown),
 	};

@@ -4,12 +4,13 @@
 # backend role in dom0, two guest roles in PV domains (without a vdispl
 # device: the suite plays both sides of the protocol itself, so no
 # dmabridged runs), the domain-death case killing the last guest with
-# `xl destroy`.
+# `xl destroy`. ARGS: more options of the backend role (--case NAME,
+# --except NAME: which cases run).
 . /usr/lib/dmab-xen/lib.sh
 role='test-hv-conformance --hv xen --role guest --timeout 30'
 guest_create conf1 "$role" || finish
 guest_create conf2 "$role" || { guest_destroy conf1; finish; }
-test-hv-conformance --hv xen --guests 2 --kill-cmd 'xl destroy %u' --timeout 30
+test-hv-conformance --hv xen --guests 2 --kill-cmd 'xl destroy %u' --timeout 30 "$@"
 status=$?
 [ "$status" -eq 0 ] || fail "test-hv-conformance: exit status $status"
 guest_wait_exit conf1 60

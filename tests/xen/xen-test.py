@@ -23,7 +23,8 @@ fails. Without QEMU, busybox, cpio, the Xen tools (xen-utils-4.17), modetest
 (libdrm-tests) or the kernel source every test skips (exit 77) and says what
 is missing.
 
-Environment:
+Environment (for the arm64 tier DMAB_XEN_CHECKS and DMAB_XEN_REUSE are
+DMAB_XEN_ARM64_CHECKS and DMAB_XEN_ARM64_REUSE):
   DMAB_XEN_CHECKS   space-separated shell patterns: boot with only the checks
                     that match (the others then skip)
   DMAB_XEN_REUSE=1  reuse the last results whatever run made them, as long as
