@@ -137,6 +137,9 @@ static void obuf_free(struct dmab_obuf *buf)
 	addons_destroy(&buf->addons);
 	if (buf->allocator) {
 		buf->allocator->free(buf->allocator, buf);
+	} else if (buf->cpu_unmap) {
+		buf->cpu_unmap(buf->cpu_unmap_data, buf->cpu);
+		close(buf->fd);
 	} else {
 		if (buf->cpu)
 			munmap(buf->cpu, page_round(buf->size));
@@ -144,6 +147,18 @@ static void obuf_free(struct dmab_obuf *buf)
 			close(buf->fd);
 	}
 	free(buf);
+}
+
+int dmab_obuf_set_cpu(struct dmab_obuf *buf, void *cpu, void (*unmap)(void *data, void *cpu),
+		void *data)
+{
+	if (buf->cpu || buf->nfbs || buf->allocator)
+		return -EBUSY;
+	buf->cpu = cpu;
+	buf->cpu_writable = false;
+	buf->cpu_unmap = unmap;
+	buf->cpu_unmap_data = data;
+	return 0;
 }
 
 void dmab_obuf_destroy(struct dmab_obuf *buf)

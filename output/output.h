@@ -69,6 +69,9 @@ struct dmab_obuf {
 	void *impl_data;        /* the allocator's */
 	const struct dmab_allocator *allocator;
 	const char *memory;     /* what the allocator made it of ("gbm", "dumb", ...), or NULL */
+	/* A CPU mapping its importer made (dmab_obuf_set_cpu): undone with it. */
+	void (*cpu_unmap)(void *data, void *cpu);
+	void *cpu_unmap_data;
 };
 
 /**
@@ -294,6 +297,17 @@ const char *dmab_view_how_shown(const struct dmab_view *view);
  * took it.
  */
 int dmab_obuf_import(struct dmab_output *output, int fd, size_t size, struct dmab_obuf **buf);
+
+/**
+ * An imported buffer the exporter gives no CPU mapping of (a Xen grant
+ * dma-buf) can be read at cpu, a read-only mapping of the same memory its
+ * importer made (the grants mapped): composition and screenshots read it.
+ * unmap(data, cpu) runs when the buffer is freed, after the last
+ * framebuffer on it. -EBUSY if it has a CPU mapping already or
+ * framebuffers.
+ */
+int dmab_obuf_set_cpu(struct dmab_obuf *buf, void *cpu, void (*unmap)(void *data, void *cpu),
+		void *data);
 
 /**
  * Allocate size octets a display can scan out, mapped for the CPU and

@@ -116,6 +116,45 @@ static size_t dbuf_bytes(const struct dmab_dbuf *dbuf)
 	return (size_t)dbuf->num_grefs * DMAB_XEN_PAGE_SIZE;
 }
 
+/* The guest's pages mapped for reading a zero-copy buffer (composition, screenshots). */
+struct cpu_map {
+	struct dmab_hv *hv;
+	uint32_t count;
+};
+
+static void cpu_unmap(void *data, void *cpu)
+{
+	struct cpu_map *m = data;
+	dmab_hv_grant_unmap(m->hv, cpu, m->count);
+	free(m);
+}
+
+/*
+ * A dma-buf made of grants (gntdev) has no mmap: where a display cannot
+ * scan it out, it is composed, and screenshots read it, from the same
+ * grants mapped read-only. Without that mapping it is only scanned out.
+ */
+static void map_for_cpu(struct dmab_frontend *fe, struct dmab_dbuf *dbuf)
+{
+	struct dmab_server *server = fe->server;
+	struct cpu_map *m = calloc(1, sizeof(*m));
+	void *cpu = NULL;
+	int ret = m ? dmab_hv_grant_map(server->hv, fe->domid, dbuf->num_grefs, dbuf->refs, false,
+		&cpu) : -ENOMEM;
+	if (ret == 0) {
+		*m = (struct cpu_map){ server->hv, dbuf->num_grefs };
+		ret = dmab_obuf_set_cpu(dbuf->obuf, cpu, cpu_unmap, m);
+		if (ret)
+			dmab_hv_grant_unmap(server->hv, cpu, dbuf->num_grefs);
+	}
+	if (ret) {
+		free(m);
+		fe_log_rl(fe, DMAB_LOG_WARN, "dbuf 0x%" PRIx64 ": its pages cannot be mapped for "
+			"reading (%s): shown only where the display scans it out, and no "
+			"screenshot of it", dbuf->cookie, dmab_strerror(ret));
+	}
+}
+
 static void dbuf_free(struct dmab_dbuf *dbuf)
 {
 	free(dbuf->refs);
@@ -364,6 +403,8 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 			if (ret == 0) {
 				dbuf->export_fd = fd;
 				dbuf->import = DMAB_IMPORT_ZERO_COPY;
+				if (!dbuf->obuf->cpu)
+					map_for_cpu(fe, dbuf);
 			} else {
 				fe_log_rl(fe, DMAB_LOG_INFO, "the display cannot take the guest's dma-buf "
 					"(%s): copying", dmab_strerror(ret));

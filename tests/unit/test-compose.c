@@ -590,6 +590,64 @@ static void headless_takes_unmapped(void **state)
 	dmab_obuf_destroy(buf);
 }
 
+static int unmaps;
+
+static void count_unmap(void *data, void *cpu)
+{
+	unmaps++;
+	assert_int_equal(munmap(cpu, 4096), 0);
+}
+
+/*
+ * Its importer maps such a buffer's memory for reading (Xen: the guest's
+ * grants): composition reads it from then on, and the mapping goes with
+ * the buffer, after the last framebuffer on it.
+ */
+static void importer_maps_unmapped(void **state)
+{
+	struct env *e = *state;
+	const struct dmab_headless_screen_config config = {
+		.name = "main", .width = 64, .height = 48,
+	};
+	struct dmab_backend *headless = dmab_headless_create(&config, 1);
+	assert_non_null(headless);
+	assert_int_equal(dmab_output_add_backend(e->output, headless), 0);
+	int memfd = memfd_create("test-compose-importer", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, 4096), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct dmab_obuf *buf = NULL;
+	assert_int_equal(dmab_obuf_import(e->output, fd, 4096, &buf), 0);
+	close(fd);
+	assert_null(buf->cpu);
+	uint32_t *cpu = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	assert_true(cpu != MAP_FAILED);
+	close(memfd);
+	for (int i = 0; i < 32 * 32; i++)
+		cpu[i] = 0x00ff8040;
+	unmaps = 0;
+	assert_int_equal(dmab_obuf_set_cpu(buf, cpu, count_unmap, NULL), 0);
+	assert_int_equal(dmab_obuf_set_cpu(buf, cpu, count_unmap, NULL), -EBUSY);
+	assert_false(buf->cpu_writable);
+	struct dmab_ofb *fb = NULL;
+	assert_int_equal(dmab_ofb_create(buf, 32, 32, DRM_FORMAT_XRGB8888, 0, 128, &fb), 0);
+	assert_non_null(fb->image);
+	/* Composed from it. */
+	pixman_image_t *dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, 32, 32, NULL, 0);
+	struct dmab_layer layer = { .fb = fb, .src = { 0, 0, 32, 32 }, .dst = { 0, 0, 32, 32 } };
+	dmab_compose(dst, &layer, 1, true);
+	assert_int_equal(pixman_image_get_data(dst)[5 * 32 + 7] & 0xffffff, 0xff8040);
+	pixman_image_unref(dst);
+	/* Let go of while a framebuffer is on it: unmapped with the framebuffer. */
+	dmab_obuf_destroy(buf);
+	assert_int_equal(unmaps, 0);
+	dmab_ofb_drop(fb);
+	assert_int_equal(unmaps, 1);
+}
+
 /*
  * A buffer said to be larger than its memory: refused, since reading the
  * mapping past the memory's end would kill the process (SIGBUS).
@@ -721,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(over_what_was_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(unmapped_layer, setup, teardown),
 		cmocka_unit_test_setup_teardown(headless_takes_unmapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(importer_maps_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_larger_than_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(composed_by_screen, setup, teardown),
 	};

@@ -1,14 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# check-drm: dmabridged shows a Xen guest on dom0's own display, vkms (the
-# drm output, not headless). The guest (PV, xen-drm-front, 640x480) draws
+# check-drm IMPORT: dmabridged shows a Xen guest on dom0's own display, vkms
+# (the drm output, not headless). The guest (xen-drm-front, 640x480) draws
 # known frames with xen-frames; for each, dom0 checks the connector's
 # screenshot pixel for pixel and, through vkms's CRC of what the CRTC
 # scans out (debugfs), that the display shows exactly that frame at its
 # place on black: whether dmabridged put it on a plane or composed it.
-# On x86 PV the guest's buffers take the copy path (EXP_FROM_REFS is
-# refused): the copy goes into a buffer the display scans out.
+# IMPORT is how its buffers must arrive: on x86 PV by the copy path
+# (EXP_FROM_REFS is refused), into a buffer the display scans out; on arm64
+# zero copy, which vkms cannot scan out (it cannot vmap gntdev's dma-buf):
+# composed from the guest's grants mapped read-only, nothing copied per
+# frame but the composition itself.
 . /usr/lib/dmab-xen/lib.sh
+import=${1:-copy}
 frames=3
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 # vkms by the name its debugfs directory gives (a minor number per card).
@@ -79,7 +83,13 @@ while [ "$k" -lt "$frames" ] && [ "$failed" -eq 0 ] && [ -n "$size" ]; do
 		esac
 		copied=$(conn_stat d-0 bytes_copied)
 		note "d-0: ${copied:-?} octets copied, $(conn_stat d-0 frames) frames"
-		[ "${copied:-0}" -gt 0 ] || fail "d-0: the copy path, but no octet copied"
+		n=$(conn_stat d-0 "$import")
+		[ "${n:-0}" -gt 0 ] || fail "d-0: no buffer arrived as $import"
+		if [ "$import" = copy ]; then
+			[ "${copied:-0}" -gt 0 ] || fail "d-0: the copy path, but no octet copied"
+		else
+			[ "${copied:-1}" -eq 0 ] || fail "d-0: $import, but $copied octets copied"
+		fi
 		[ "$(conn_stat d-0 errors)" = 0 ] || fail "d-0: requests refused"
 	}
 	xenstore-write "/local/domain/$domid/data/dmab-frames/ack" "$k"

@@ -205,7 +205,8 @@ class XenRun(tier.Run):
         nonce = tier.new_nonce()
         console = os.path.join(self.state, 'console.log')
         # One UART, Xen's: the records share it with everything else.
-        append = f'console=hvc0 loglevel=2 dmab.nonce={nonce} dmab.records=/dev/hvc0'
+        append = (f'console=hvc0 loglevel=2 dmab.nonce={nonce} dmab.records=/dev/hvc0 '
+                  f'vkms.enable_overlay=1')
         if os.environ.get('DMAB_XEN_APPEND'):
             append += ' ' + os.environ['DMAB_XEN_APPEND']
         cmd = [tools['qemu'], '-machine', 'virt,virtualization=on,gic-version=3',
