@@ -28,12 +28,25 @@ static int capture_layer(const struct dmab_layer *l, struct dmab_capture_layer *
 		.user = l->view ? l->view->data : NULL,
 		.fb = l->fb,
 	};
-	if (fb->buffer->fd >= 0) {
+	if (fb->buffer->cpu_unmap) {
+		/* Its fd has no mmap: read where its importer mapped it, while locked. */
+		out->cpu = fb->buffer->cpu;
+		out->held = dmab_ofb_lock(l->fb);
+	} else if (fb->buffer->fd >= 0) {
 		out->fd = fcntl(fb->buffer->fd, F_DUPFD_CLOEXEC, 0);
 		if (out->fd < 0)
 			return -errno;
 	}
 	return 0;
+}
+
+bool dmab_capture_holds(const struct dmab_capture *capture)
+{
+	for (size_t i = 0; capture && i < capture->nlayers; i++) {
+		if (capture->layers[i].held)
+			return true;
+	}
+	return false;
 }
 
 int dmab_screen_capture(struct dmab_screen *screen, struct dmab_capture **out)
@@ -110,6 +123,7 @@ void dmab_capture_destroy(struct dmab_capture *capture)
 	for (size_t i = 0; i < capture->nlayers; i++) {
 		if (capture->layers[i].fd >= 0)
 			close(capture->layers[i].fd);
+		dmab_ofb_unlock(capture->layers[i].held);
 	}
 	free(capture);
 }

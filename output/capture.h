@@ -4,7 +4,10 @@
  * drawn later and elsewhere (a worker thread making a screenshot). Each
  * layer holds a dup of its buffer's fd, which keeps the memory alive
  * whatever happens meanwhile to the view, the framebuffer or its owner.
- * Nothing is mapped or read when capturing.
+ * Nothing is mapped or read when capturing. A buffer whose fd cannot be
+ * mapped but which its importer mapped (dmab_obuf_set_cpu) is read from
+ * that mapping: the capture locks the framebuffer until it is destroyed,
+ * which then happens on the loop.
  */
 #ifndef DMAB_OUTPUT_CAPTURE_H
 #define DMAB_OUTPUT_CAPTURE_H
@@ -23,6 +26,9 @@ struct dmab_capture_layer {
 	struct dmab_rect dst;   /* where, on the canvas: same size, inside it */
 	void *user;             /* the view's data: for the caller, and only now */
 	struct dmab_ofb *fb;    /* for the caller on the loop, and only now */
+	/* The importer's read-only mapping of the buffer (fd unmappable), or NULL. */
+	const uint8_t *cpu;
+	struct dmab_ofb *held;  /* locked while cpu is read, or NULL */
 };
 
 struct dmab_capture {
@@ -49,7 +55,13 @@ int dmab_view_capture(struct dmab_view *view, struct dmab_capture **capture);
 /** A whole framebuffer (a display's own capture), on a canvas of its size. */
 int dmab_ofb_capture(struct dmab_ofb *fb, struct dmab_capture **capture);
 
-/** Close a capture's fds and free it. NULL is a no-op. */
+/** Whether the capture holds framebuffers (it must then be destroyed on the loop). */
+bool dmab_capture_holds(const struct dmab_capture *capture);
+
+/**
+ * Close a capture's fds, unlock what it holds and free it; on the loop when
+ * dmab_capture_holds() says so. NULL is a no-op.
+ */
 void dmab_capture_destroy(struct dmab_capture *capture);
 
 #endif

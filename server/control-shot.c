@@ -71,7 +71,7 @@ struct frame_map {
 static int map_frame(const struct dmab_capture_layer *l, struct frame_map *m)
 {
 	const struct dmab_format *fmt = dmab_format_lookup(l->fourcc);
-	if (l->fd < 0)
+	if (l->fd < 0 && !l->cpu)
 		return -ENODEV;
 	if (!fmt || !dmab_pixman_format(l->fourcc) || l->src.width == 0 || l->src.height == 0 ||
 			l->src.x < 0 || l->src.y < 0)
@@ -82,6 +82,12 @@ static int map_frame(const struct dmab_capture_layer *l, struct frame_map *m)
 		dmab_row_bytes((uint32_t)l->src.x + l->src.width, fmt->bpp);
 	if (end > l->size || end > SIZE_MAX)
 		return -EINVAL;
+	if (l->cpu) {
+		/* The importer's mapping, held for the capture: not ours to unmap. */
+		m->map = l->cpu;
+		m->len = 0;
+		return 0;
+	}
 	/* A mapping past the end of a file would fault (SIGBUS) when read. */
 	struct stat st;
 	if (fstat(l->fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < end)
@@ -345,7 +351,7 @@ static int draw(struct dmab_shot *shot)
 	if (ret == 0)
 		ret = encode(shot, maps);
 	for (size_t i = 0; i < cap->nlayers; i++) {
-		if (maps[i].map)
+		if (maps[i].map && maps[i].len)
 			munmap((void *)maps[i].map, maps[i].len);
 	}
 	free(maps);
@@ -359,11 +365,16 @@ static void *run(void *data)
 	/* Below the loop's thread: a screenshot may wait, guests' frames may not. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	shot->status = draw(shot);
-	/* What the capture holds (guests' memory) goes as soon as it is drawn. */
+	/*
+	 * What the capture holds (guests' memory) goes as soon as it is drawn;
+	 * framebuffers it locked are the loop's to unlock (shot_free).
+	 */
 	close(shot->fd);
 	shot->fd = -1;
-	dmab_capture_destroy(shot->capture);
-	shot->capture = NULL;
+	if (!dmab_capture_holds(shot->capture)) {
+		dmab_capture_destroy(shot->capture);
+		shot->capture = NULL;
+	}
 	atomic_store(&shot->finished, true);
 	uint64_t one = 1;
 	if (write(shots->done_fd, &one, sizeof(one)) < 0)

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "output/backend.h"
+#include "output/capture.h"
 #include "output/compose.h"
 #include "output/headless/headless.h"
 
@@ -641,6 +642,15 @@ static void importer_maps_unmapped(void **state)
 	dmab_compose(dst, &layer, 1, true);
 	assert_int_equal(pixman_image_get_data(dst)[5 * 32 + 7] & 0xffffff, 0xff8040);
 	pixman_image_unref(dst);
+	/* A capture reads the importer's mapping, the framebuffer locked meanwhile. */
+	struct dmab_capture *capture = NULL;
+	assert_int_equal(dmab_ofb_capture(fb, &capture), 0);
+	assert_ptr_equal(capture->layers[0].cpu, cpu);
+	assert_int_equal(capture->layers[0].fd, -1);
+	assert_true(dmab_capture_holds(capture));
+	assert_int_equal(fb->locks, 1);
+	dmab_capture_destroy(capture);
+	assert_int_equal(fb->locks, 0);
 	/* Let go of while a framebuffer is on it: unmapped with the framebuffer. */
 	dmab_obuf_destroy(buf);
 	assert_int_equal(unmaps, 0);

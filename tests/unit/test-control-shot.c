@@ -179,6 +179,45 @@ static void compose(void **state)
 	wl_event_loop_destroy(loop);
 }
 
+/*
+ * A frame whose fd cannot be mapped but its importer mapped (Xen grants):
+ * read from that mapping, required or not, and not unmapped by the shot.
+ */
+static void importer_mapping(void **state)
+{
+	struct wl_event_loop *loop = wl_event_loop_create();
+	struct dmab_shots *shots = dmab_shots_create(loop);
+	assert_non_null(shots);
+	uint32_t *frame = malloc(W * H * 4);
+	assert_non_null(frame);
+	for (size_t i = 0; i < W * H; i++)
+		frame[i] = RED;
+	struct dmab_capture *cap = capture_new(1, false);
+	cap->layers[0] = (struct dmab_capture_layer){
+		.fd = -1, .cpu = (const uint8_t *)frame, .size = W * H * 4,
+		.stride = W * 4, .fourcc = DRM_FORMAT_XRGB8888, .src = { 0, 0, W, H },
+		.dst = { 0, 0, W, H },
+	};
+	FILE *f = tmpfile();
+	struct outcome o = { 0 };
+	struct dmab_shot *shot;
+	assert_int_equal(dmab_shot_start(shots, cap, dup(fileno(f)), true, handle_done, &o,
+		&shot), 0);
+	wait_done(loop, &o);
+	assert_int_equal(o.status, 0);
+	assert_int_equal(o.nskipped, 0);
+	uint8_t *rgba = read_png(f);
+	assert_int_equal(pixel(rgba, 0, 0), RED);
+	assert_int_equal(pixel(rgba, W - 1, H - 1), RED);
+	free(rgba);
+	fclose(f);
+	/* Still the importer's: readable. */
+	assert_int_equal(frame[W * H - 1], RED);
+	free(frame);
+	dmab_shots_destroy(shots);
+	wl_event_loop_destroy(loop);
+}
+
 /* One view whose buffer cannot be mapped: refused before anything is written. */
 static void require_all(void **state)
 {
@@ -267,6 +306,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(compose),
 		cmocka_unit_test(require_all),
+		cmocka_unit_test(importer_mapping),
 		cmocka_unit_test(busy_and_cancel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
