@@ -66,6 +66,7 @@ ARM64_PACKAGES = """
     libncurses6 libtinfo6 libdrm-dev libdrm2 libpng-dev libpng16-16 libjson-c-dev libjson-c5
     libpixman-1-dev libpixman-1-0 libwayland-dev libwayland-server0 libwayland-client0
     libffi8 libffi-dev libinih-dev libinih1 libcmocka-dev libcmocka0
+    libliftoff-dev libliftoff0 libudev-dev libudev1
 """.split()
 
 
