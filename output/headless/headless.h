@@ -37,4 +37,11 @@ struct dmab_headless_screen_config {
 struct dmab_backend *dmab_headless_create(const struct dmab_headless_screen_config *screens,
 		unsigned int count);
 
+/**
+ * How often screen's refresh timer was started: once when frames start to
+ * come and again after each refresh that had nothing new to show; a steady
+ * stream of frames keeps it running. 0 for a screen of another backend.
+ */
+uint64_t dmab_headless_screen_timer_starts(const struct dmab_screen *screen);
+
 #endif
