@@ -24,15 +24,18 @@ struct headless_screen {
 	uint32_t planes;
 	bool verify;
 	/*
-	 * The refresh: a periodic timer on an ideal timeline (its lateness
-	 * does not add up), running while commits come, so that a steady
-	 * stream of frames costs one read a refresh and no re-arming. A
-	 * refresh with nothing to show stops it; the next commit starts it.
+	 * The refresh, a timer on an ideal timeline (its lateness does not
+	 * add up). A commit that comes within a refresh of the last one
+	 * shown (a guest flipping at the refresh rate) starts it periodic: a
+	 * steady stream of frames costs one read a refresh and no re-arming;
+	 * a refresh with nothing to show stops it. Any other commit sets it
+	 * for the next refresh only, so that a slower guest costs no wake-up
+	 * without a frame.
 	 */
 	int timer_fd;
 	struct wl_event_source *timer;
-	bool ticking;
-	uint64_t timer_starts;
+	enum { TIMER_OFF, TIMER_ONCE, TIMER_PERIODIC } timer_mode;
+	struct dmab_headless_screen_stats stats;
 	uint64_t last_vblank_ns, next_vblank_ns;
 	/* What the display reads: the commit in flight, and what is on screen. */
 	struct held *queued, *shown;
@@ -99,18 +102,19 @@ static struct itimerspec timer_spec(uint64_t first_ns, uint64_t period)
 	};
 }
 
-static void set_timer(struct headless_screen *hs, bool on)
+static void set_timer(struct headless_screen *hs, int mode)
 {
-	struct itimerspec spec = on ? timer_spec(hs->next_vblank_ns, period_ns(hs)) :
-		(struct itimerspec){ 0 };
+	uint64_t period = period_ns(hs);
+	struct itimerspec spec = mode == TIMER_OFF ? (struct itimerspec){ 0 } :
+		timer_spec(hs->next_vblank_ns, mode == TIMER_PERIODIC ? period : 0);
 	if (timerfd_settime(hs->timer_fd, TFD_TIMER_ABSTIME, &spec, NULL) < 0) {
 		dmab_log_errno(DMAB_LOG_ERROR, -errno, "screen %s: its refresh timer",
 			hs->base.name);
 		return;
 	}
-	hs->ticking = on;
-	if (on)
-		hs->timer_starts++;
+	hs->timer_mode = mode;
+	if (mode != TIMER_OFF)
+		hs->stats.timer_starts++;
 }
 
 static int handle_vblank(int fd, uint32_t mask, void *data)
@@ -118,15 +122,20 @@ static int handle_vblank(int fd, uint32_t mask, void *data)
 	struct headless_screen *hs = data;
 	uint64_t expirations;
 	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations) ||
-			!expirations || !hs->ticking)
+			!expirations || hs->timer_mode == TIMER_OFF)
 		return 0;
+	bool periodic = hs->timer_mode == TIMER_PERIODIC;
+	if (!periodic)
+		hs->timer_mode = TIMER_OFF;     /* it fired its once */
 	/* Late by whole refreshes (a busy loop): the latest one is now. */
 	uint64_t period = period_ns(hs);
 	hs->last_vblank_ns = hs->next_vblank_ns + (expirations - 1) * period;
 	hs->next_vblank_ns = hs->last_vblank_ns + period;
 	if (!hs->armed) {
 		/* Nothing to show: no refresh to keep time for until the next commit. */
-		set_timer(hs, false);
+		hs->stats.idle_refreshes++;
+		if (periodic)
+			set_timer(hs, TIMER_OFF);
 		return 0;
 	}
 	hs->armed = false;
@@ -143,15 +152,16 @@ static int handle_vblank(int fd, uint32_t mask, void *data)
 static void arm(struct headless_screen *hs)
 {
 	hs->armed = true;
-	if (hs->ticking)
+	if (hs->timer_mode != TIMER_OFF)
 		return;
 	uint64_t now = dmab_now_ns();
 	uint64_t period = period_ns(hs);
 	uint64_t next = hs->last_vblank_ns + period;
-	if (next <= now)
+	bool steady = next > now;
+	if (!steady)
 		next = now + period - (now - hs->last_vblank_ns) % period;
 	hs->next_vblank_ns = next;
-	set_timer(hs, true);
+	set_timer(hs, steady ? TIMER_PERIODIC : TIMER_ONCE);
 }
 
 static int screen_test(struct dmab_screen *screen, const struct dmab_screen_state *state)
@@ -260,12 +270,14 @@ static const struct dmab_backend_impl backend_impl = {
 	.destroy = backend_destroy,
 };
 
-uint64_t dmab_headless_screen_timer_starts(const struct dmab_screen *screen)
+void dmab_headless_screen_stats(const struct dmab_screen *screen,
+		struct dmab_headless_screen_stats *stats)
 {
+	*stats = (struct dmab_headless_screen_stats){ 0 };
 	if (screen->impl != &screen_impl)
-		return 0;
+		return;
 	const struct headless_screen *hs = wl_container_of(screen, hs, base);
-	return hs->timer_starts;
+	*stats = hs->stats;
 }
 
 struct dmab_backend *dmab_headless_create(const struct dmab_headless_screen_config *screens,
