@@ -340,20 +340,22 @@ static double flip_floor_us(void)
 	int to_guest = eventfd(0, EFD_CLOEXEC), from_guest = eventfd(0, EFD_CLOEXEC);
 	int answer = eventfd(0, EFD_CLOEXEC);
 	int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	int ep = epoll_create1(EPOLL_CLOEXEC);
+	/* One epoll set each: a refresh that comes while the guest is late waits its turn. */
+	int ep = epoll_create1(EPOLL_CLOEXEC), gep = epoll_create1(EPOLL_CLOEXEC);
 	double us = 0;
-	if (to_guest < 0 || from_guest < 0 || answer < 0 || timer < 0 || ep < 0)
+	if (to_guest < 0 || from_guest < 0 || answer < 0 || timer < 0 || ep < 0 || gep < 0)
 		goto out;
 	fflush(NULL);
 	pid_t peer = fork();
 	if (peer == 0) {
 		/* The guest: a request for each event, and it waits for the answer. */
-		int gep = epoll_create1(EPOLL_CLOEXEC);
+		int events = epoll_create1(EPOLL_CLOEXEC), answers = epoll_create1(EPOLL_CLOEXEC);
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = to_guest };
-		epoll_ctl(gep, EPOLL_CTL_ADD, to_guest, &ev);
+		epoll_ctl(events, EPOLL_CTL_ADD, to_guest, &ev);
 		ev.data.fd = answer;
-		epoll_ctl(gep, EPOLL_CTL_ADD, answer, &ev);
-		while (wait_read(gep, to_guest) && notify(from_guest) && wait_read(gep, answer))
+		epoll_ctl(answers, EPOLL_CTL_ADD, answer, &ev);
+		while (wait_read(events, to_guest) && notify(from_guest) &&
+				wait_read(answers, answer))
 			;
 		_exit(1);
 	}
@@ -362,7 +364,7 @@ static double flip_floor_us(void)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = timer };
 	epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev);
 	ev.data.fd = from_guest;
-	epoll_ctl(ep, EPOLL_CTL_ADD, from_guest, &ev);
+	epoll_ctl(gep, EPOLL_CTL_ADD, from_guest, &ev);
 	struct itimerspec period = { { 0, 16666667 }, { 0, 16666667 } };
 	timerfd_settime(timer, 0, &period, NULL);
 	int rounds = short_run ? 30 : 120, warmup = 10;
@@ -372,7 +374,7 @@ static double flip_floor_us(void)
 		if (i == warmup)
 			t0 = thread_cpu_ns();
 		/* The refresh: the guest hears of its frame; then its request, answered. */
-		ok = wait_read(ep, timer) && notify(to_guest) && wait_read(ep, from_guest) &&
+		ok = wait_read(ep, timer) && notify(to_guest) && wait_read(gep, from_guest) &&
 			notify(answer);
 	}
 	if (ok)
@@ -380,6 +382,8 @@ static double flip_floor_us(void)
 	kill(peer, SIGKILL);
 	waitpid(peer, NULL, 0);
 out:
+	if (gep >= 0)
+		close(gep);
 	if (ep >= 0)
 		close(ep);
 	if (timer >= 0)
