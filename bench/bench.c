@@ -6,8 +6,9 @@
  *
  *   flips     server CPU per presented flip for each import path this
  *             host has (zero copy, be-alloc, copy), sizes and formats;
- *             for the copy path also its cost over a memcpy of the same
- *             frame measured here (the floor);
+ *             each over its floor measured here: for the copy path a
+ *             memcpy of the same frame, for the others what the kernel
+ *             charges for a flip's two wake-ups and two notifications;
  *   latency   what the server adds to a flip (notification to the frame
  *             handed to the output), p50/p99/max, with 1, 8 and 16 guests;
  *   load      16 guests at 60 Hz: server CPU % of one core, frames
@@ -17,7 +18,7 @@
  * Server CPU is the sum over its threads of /proc/<pid>/task/<tid>/schedstat
  * (nanoseconds), so copy workers count. --short runs each part briefly, for
  * CI: it fails only on an error, never on a figure. --markdown FILE writes
- * the table for docs/performance.md.
+ * the table for docs/performance.md; --only PART runs one part.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +39,7 @@
 #include "tests/integration/harness.h"
 
 static bool short_run;
+static const char *only;        /* one part, or NULL for all */
 static FILE *md;
 static const char *play;
 
@@ -42,6 +47,13 @@ static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -68,6 +80,33 @@ static uint64_t cpu_ns(pid_t pid)
 		unsigned long long run = 0;
 		if (f && fscanf(f, "%llu", &run) == 1)
 			total += run;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+/* Times the threads of pid went to sleep (voluntary context switches). */
+static uint64_t sleeps(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	uint64_t total = 0;
+	struct dirent *e;
+	static const char key[] = "voluntary_ctxt_switches:";
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[128];
+		snprintf(file, sizeof(file), "/proc/%d/task/%.20s/status", pid, e->d_name);
+		FILE *f = fopen(file, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, key, sizeof(key) - 1))
+				total += strtoull(line + sizeof(key) - 1, NULL, 10);
+		}
 		if (f)
 			fclose(f);
 	}
@@ -254,7 +293,8 @@ static double memcpy_ms(size_t size)
 		memset(dst[i], 0, size);
 	}
 	double ms[ROUNDS];
-	int rounds = short_run ? PAIRS : ROUNDS;
+	/* Not fewer in a short run: a pair's first copy is slow (its pages are new). */
+	int rounds = ROUNDS;
 	for (int i = 0; i < rounds; i++) {
 		uint64_t t = now_ns();
 		memcpy(dst[i % PAIRS], src[i % PAIRS], size);
@@ -267,6 +307,94 @@ static double memcpy_ms(size_t size)
 	}
 	qsort(ms, (size_t)rounds, sizeof(ms[0]), cmp_double);
 	return ms[rounds / 2];
+}
+
+/* ---- a flip's system floor ---- */
+
+/* One event from ep, which must come from fd, read; false on anything else. */
+static bool wait_read(int ep, int fd)
+{
+	struct epoll_event ev;
+	int n;
+	while ((n = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
+		;
+	uint64_t v;
+	return n == 1 && ev.data.fd == fd && read(fd, &v, sizeof(v)) == sizeof(v);
+}
+
+static bool notify(int fd)
+{
+	uint64_t one = 1;
+	return write(fd, &one, sizeof(one)) == sizeof(one);
+}
+
+/*
+ * What the kernel charges for a flip's unavoidable part, as dmabridged
+ * meets it: sleep until the refresh (a periodic timerfd), notify the
+ * guest (an eventfd write that wakes it), sleep until its next request,
+ * answer it (another write that wakes it). A peer process plays the
+ * guest. CPU of this thread per round, in microseconds; 0 on failure.
+ */
+static double flip_floor_us(void)
+{
+	int to_guest = eventfd(0, EFD_CLOEXEC), from_guest = eventfd(0, EFD_CLOEXEC);
+	int answer = eventfd(0, EFD_CLOEXEC);
+	int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	/* One epoll set each: a refresh that comes while the guest is late waits its turn. */
+	int ep = epoll_create1(EPOLL_CLOEXEC), gep = epoll_create1(EPOLL_CLOEXEC);
+	double us = 0;
+	if (to_guest < 0 || from_guest < 0 || answer < 0 || timer < 0 || ep < 0 || gep < 0)
+		goto out;
+	fflush(NULL);
+	pid_t peer = fork();
+	if (peer == 0) {
+		/* The guest: a request for each event, and it waits for the answer. */
+		int events = epoll_create1(EPOLL_CLOEXEC), answers = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = to_guest };
+		epoll_ctl(events, EPOLL_CTL_ADD, to_guest, &ev);
+		ev.data.fd = answer;
+		epoll_ctl(answers, EPOLL_CTL_ADD, answer, &ev);
+		while (wait_read(events, to_guest) && notify(from_guest) &&
+				wait_read(answers, answer))
+			;
+		_exit(1);
+	}
+	if (peer < 0)
+		goto out;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = timer };
+	epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev);
+	ev.data.fd = from_guest;
+	epoll_ctl(gep, EPOLL_CTL_ADD, from_guest, &ev);
+	struct itimerspec period = { { 0, 16666667 }, { 0, 16666667 } };
+	timerfd_settime(timer, 0, &period, NULL);
+	int rounds = short_run ? 30 : 120, warmup = 10;
+	uint64_t t0 = 0;
+	bool ok = true;
+	for (int i = 0; ok && i < warmup + rounds; i++) {
+		if (i == warmup)
+			t0 = thread_cpu_ns();
+		/* The refresh: the guest hears of its frame; then its request, answered. */
+		ok = wait_read(ep, timer) && notify(to_guest) && wait_read(gep, from_guest) &&
+			notify(answer);
+	}
+	if (ok)
+		us = (double)(thread_cpu_ns() - t0) / 1e3 / rounds;
+	kill(peer, SIGKILL);
+	waitpid(peer, NULL, 0);
+out:
+	if (gep >= 0)
+		close(gep);
+	if (ep >= 0)
+		close(ep);
+	if (timer >= 0)
+		close(timer);
+	if (answer >= 0)
+		close(answer);
+	if (from_guest >= 0)
+		close(from_guest);
+	if (to_guest >= 0)
+		close(to_guest);
+	return us;
 }
 
 /* ---- the parts ---- */
@@ -284,8 +412,9 @@ static int part_flips(void)
 	int errors = 0;
 
 	out("\n## Server CPU per presented flip\n\n");
-	out("| path | size | format | frames | fps | CPU per flip (us) | memcpy of the frame (us) "
-		"| over memcpy |\n|---|---|---|---|---|---|---|---|\n");
+	out("| path | size | format | frames | fps | CPU per flip (us) | wake-ups per flip "
+		"| floor (us) | over the floor | guest CPU per frame (us) |\n"
+		"|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int be = 0; be <= 1; be++) {
 		for (size_t si = 0; si < nsizes; si++) {
 			for (size_t fi = 0; fi < nformats; fi++) {
@@ -307,21 +436,35 @@ static int part_flips(void)
 				}
 				struct totals t0, t1;
 				totals(&s, &t0);
-				uint64_t c0 = cpu_ns(s.pid), w0 = now_ns();
+				uint64_t z0 = sleeps(s.pid), c0 = cpu_ns(s.pid), w0 = now_ns();
+				uint64_t gc0 = cpu_ns(g.pid);
 				sleep_ms(run_ms);
-				uint64_t c1 = cpu_ns(s.pid), w1 = now_ns();
+				uint64_t z1 = sleeps(s.pid), c1 = cpu_ns(s.pid), w1 = now_ns();
+				uint64_t gc1 = cpu_ns(g.pid);
 				totals(&s, &t1);
 				int64_t frames = t1.frames - t0.frames;
+				double wakeups = frames > 0 ? (double)(z1 - z0) / (double)frames : 0;
+				/* What the guest spends drawing and flipping: at 3840x2160 it may be the limit. */
+				double guest = frames > 0 ? (double)(gc1 - gc0) / 1e3 / (double)frames : 0;
 				double per = frames > 0 ? (double)(c1 - c0) / 1e3 / (double)frames : 0;
 				double fps = (double)frames * 1e9 / (double)(w1 - w0);
+				/*
+				 * The copy path's floor is a memcpy of the frame; the other
+				 * paths' the system's cost of a flip's wake-ups and
+				 * notifications. Measured with the guest still running.
+				 */
 				bool copy = !strcmp(t1.import, "copy");
-				double floor_us = memcpy_ms((size_t)sz->width * sz->height * bpp) * 1000;
+				double floor_us = copy ?
+					memcpy_ms((size_t)sz->width * sz->height * bpp) * 1000 :
+					flip_floor_us();
 				char ratio[32] = "-";
-				if (copy && floor_us > 0)
+				if (floor_us > 0)
 					snprintf(ratio, sizeof(ratio), "%.2fx", per / floor_us);
-				out("| %s | %ux%u | %s | %" PRId64 " | %.1f | %.1f | %.0f | %s |\n",
+				out("| %s | %ux%u | %s | %" PRId64 " | %.1f | %.1f | %.1f | %.0f | %s "
+					"| %.0f |\n",
 					t1.import[0] ? t1.import : "?", sz->width, sz->height,
-					format_name(formats[fi]), frames, fps, per, floor_us, ratio);
+					format_name(formats[fi]), frames, fps, per, wakeups, floor_us, ratio,
+					guest);
 				guest_stop(&g);
 				if (dmab_ts_stop(&s) != 0)
 					errors++;
@@ -415,6 +558,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--short")) {
 			short_run = true;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
 		} else if (!strcmp(argv[i], "--markdown") && i + 1 < argc) {
 			md = fopen(argv[++i], "w");
 			if (!md) {
@@ -422,7 +567,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: bench [--short] [--markdown FILE]\n");
+			fprintf(stderr, "usage: bench [--short] [--only flips|latency|memory] "
+				"[--markdown FILE]\n");
 			return 2;
 		}
 	}
@@ -435,9 +581,13 @@ int main(int argc, char **argv)
 	out("# dmabridge benchmark\n\n%ld CPUs, %s host, simulator, headless output%s\n",
 		cpus, access("/dev/dma_heap/system", R_OK) == 0 ? "dma-buf heap on this" :
 		"no dma-buf heap on this", short_run ? " (short run: figures are rough)" : "");
-	int errors = part_flips();
-	errors += part_latency();
-	errors += part_memory();
+	int errors = 0;
+	if (!only || !strcmp(only, "flips"))
+		errors += part_flips();
+	if (!only || !strcmp(only, "latency"))
+		errors += part_latency();
+	if (!only || !strcmp(only, "memory"))
+		errors += part_memory();
 	if (md)
 		fclose(md);
 	if (errors)

@@ -71,6 +71,7 @@ static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t co
 	struct dmab_frontend *fe = conn->fe;
 	uint64_t requested_ns = 0;
 	unsigned int n = 0;
+	bool pushed = false;
 	while (n < conn->nflips && conn->flips[n].seq <= upto) {
 		const struct dmab_flip *flip = &conn->flips[n++];
 		requested_ns = flip->requested_ns;
@@ -85,9 +86,12 @@ static void report_flips(struct dmab_connector *conn, uint64_t upto, uint64_t co
 		} else if (ret) {
 			broken(conn, "its event page's consumer index is impossible");
 		} else {
-			dmab_hv_evtchn_notify(conn->evt_chn);
+			pushed = true;
 		}
 	}
+	/* One notification for the events of a refresh, however many flips it completed. */
+	if (pushed)
+		dmab_hv_evtchn_notify(conn->evt_chn);
 	memmove(conn->flips, conn->flips + n, (conn->nflips - n) * sizeof(conn->flips[0]));
 	conn->nflips -= n;
 	/* Frames are flips shown; a SET_CONFIG shown is not one. */

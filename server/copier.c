@@ -18,6 +18,7 @@ struct dmab_copier {
 	pthread_cond_t finished;        /* a job left RUNNING */
 	struct wl_list queued;          /* dmab_copy_job.link, JOB_QUEUED */
 	struct wl_list finished_jobs;   /* JOB_FINISHED, for the loop */
+	unsigned int cancelling;        /* threads waiting on finished */
 	bool stop;
 	pthread_t *threads;
 	unsigned int nthreads;
@@ -41,20 +42,31 @@ static void *worker(void *data)
 		pthread_mutex_unlock(&c->lock);
 		bool finished = job->run(job);
 		pthread_mutex_lock(&c->lock);
-		/* dmab_copier_cancel() waits while it runs: nobody changed it. */
+		/*
+		 * dmab_copier_cancel() waits while it runs: nobody changed it. A
+		 * waiter looks again once the lock is let go, after the state
+		 * below changed.
+		 */
+		if (c->cancelling)
+			pthread_cond_broadcast(&c->finished);
 		if (!finished) {
 			/* Its next slice after everyone else's. */
 			job->state = JOB_QUEUED;
 			wl_list_insert(c->queued.prev, &job->link);
-			pthread_cond_broadcast(&c->finished);
 			continue;
 		}
 		job->state = JOB_FINISHED;
+		/* The loop was woken for the first one waiting: it takes them all. */
+		bool wake = wl_list_empty(&c->finished_jobs);
 		wl_list_insert(c->finished_jobs.prev, &job->link);
+		if (!wake)
+			continue;
+		/* Not under the lock: the loop takes it at once to collect the job. */
+		pthread_mutex_unlock(&c->lock);
 		uint64_t one = 1;
 		if (write(c->event_fd, &one, sizeof(one)) < 0)
 			dmab_log_errno(DMAB_LOG_ERROR, -errno, "copy worker: cannot wake the loop");
-		pthread_cond_broadcast(&c->finished);
+		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -167,8 +179,10 @@ void dmab_copier_submit(struct dmab_copier *c, struct dmab_copy_job *job)
 void dmab_copier_cancel(struct dmab_copier *c, struct dmab_copy_job *job)
 {
 	pthread_mutex_lock(&c->lock);
+	c->cancelling++;
 	while (job->state == JOB_RUNNING)
 		pthread_cond_wait(&c->finished, &c->lock);
+	c->cancelling--;
 	if (job->state == JOB_QUEUED || job->state == JOB_FINISHED) {
 		wl_list_remove(&job->link);
 		wl_list_init(&job->link);

@@ -9,8 +9,17 @@
 #include "server/scheduler.h"
 
 struct dmab_scheduler {
+	struct wl_event_loop *loop;
 	struct wl_list queue;           /* struct dmab_task.link, in the order queued */
-	int fd;                         /* eventfd: queue is not empty */
+	/*
+	 * A task queued from outside a round runs at the end of this loop
+	 * iteration (an idle source: no system call); one queued from a round
+	 * waits for the loop to look at its other sources first (the eventfd).
+	 */
+	struct wl_event_source *idle;
+	int fd;                         /* eventfd: a round waits behind the loop's sources */
+	bool fd_set;                    /* it was written and not read yet */
+	bool in_round;
 	struct wl_event_source *source;
 };
 
@@ -21,22 +30,43 @@ static void take(struct dmab_task *task)
 	task->queued = false;
 }
 
-static int handle_work(int fd, uint32_t mask, void *data)
+static void run_round(struct dmab_scheduler *scheduler)
 {
-	struct dmab_scheduler *scheduler = data;
-	uint64_t count;
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		return 0;
+	if (scheduler->idle) {
+		wl_event_source_remove(scheduler->idle);
+		scheduler->idle = NULL;
+	}
+	if (scheduler->fd_set) {
+		uint64_t count;
+		if (read(scheduler->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+			dmab_log_errno(DMAB_LOG_ERROR, -errno, "scheduler: reading its eventfd");
+		scheduler->fd_set = false;
+	}
 	/* This round's tasks; a turn that leaves work queues for the next. */
 	struct wl_list round;
 	wl_list_init(&round);
 	wl_list_insert_list(&round, &scheduler->queue);
 	wl_list_init(&scheduler->queue);
+	scheduler->in_round = true;
 	while (!wl_list_empty(&round)) {
 		struct dmab_task *task = wl_container_of(round.next, task, link);
 		take(task);
 		task->run(task);
 	}
+	scheduler->in_round = false;
+}
+
+static void handle_idle(void *data)
+{
+	struct dmab_scheduler *scheduler = data;
+	/* The loop removes an idle source once it ran. */
+	scheduler->idle = NULL;
+	run_round(scheduler);
+}
+
+static int handle_work(int fd, uint32_t mask, void *data)
+{
+	run_round(data);
 	return 0;
 }
 
@@ -45,6 +75,7 @@ struct dmab_scheduler *dmab_scheduler_create(struct wl_event_loop *loop)
 	struct dmab_scheduler *scheduler = calloc(1, sizeof(*scheduler));
 	if (!scheduler)
 		return NULL;
+	scheduler->loop = loop;
 	wl_list_init(&scheduler->queue);
 	scheduler->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (scheduler->fd < 0)
@@ -68,6 +99,8 @@ void dmab_scheduler_destroy(struct dmab_scheduler *scheduler)
 	struct dmab_task *task, *tmp;
 	wl_list_for_each_safe(task, tmp, &scheduler->queue, link)
 		take(task);
+	if (scheduler->idle)
+		wl_event_source_remove(scheduler->idle);
 	wl_event_source_remove(scheduler->source);
 	close(scheduler->fd);
 	free(scheduler);
@@ -80,9 +113,23 @@ void dmab_scheduler_queue(struct dmab_scheduler *scheduler, struct dmab_task *ta
 	task->queued = true;
 	bool was_empty = wl_list_empty(&scheduler->queue);
 	wl_list_insert(scheduler->queue.prev, &task->link);
+	if (!was_empty)
+		return;
+	if (!scheduler->in_round) {
+		if (!scheduler->idle)
+			scheduler->idle = wl_event_loop_add_idle(scheduler->loop, handle_idle,
+				scheduler);
+		if (scheduler->idle)
+			return;
+	}
+	/* From a round (or without memory for the idle source): the next iteration. */
 	uint64_t one = 1;
-	if (was_empty && write(scheduler->fd, &one, sizeof(one)) < 0)
-		dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule work");
+	if (!scheduler->fd_set) {
+		if (write(scheduler->fd, &one, sizeof(one)) < 0)
+			dmab_log_errno(DMAB_LOG_ERROR, -errno, "cannot schedule work");
+		else
+			scheduler->fd_set = true;
+	}
 }
 
 void dmab_task_init(struct dmab_task *task, void (*run)(struct dmab_task *task))

@@ -7,8 +7,11 @@
  * that leaves work queues itself again and waits for the next round, so
  * that nothing holds the server's one thread.
  *
- * Owns one eventfd (readable while a task is queued) and its source on the
- * loop. server.c creates it; connector.c queues its connectors' tasks.
+ * A task queued from outside a round (a guest's notification, a display's
+ * event) runs at the end of the loop iteration that queued it, with no
+ * system call; one queued from a round waits behind the loop's other
+ * sources. Owns one eventfd (readable while such a round waits) and its
+ * source on the loop. server.c creates it; connector.c queues its connectors' tasks.
  */
 #ifndef DMAB_SERVER_SCHEDULER_H
 #define DMAB_SERVER_SCHEDULER_H
@@ -37,8 +40,9 @@ struct dmab_scheduler *dmab_scheduler_create(struct wl_event_loop *loop);
 void dmab_scheduler_destroy(struct dmab_scheduler *scheduler);
 
 /**
- * Give task a turn in the next loop iteration. Queuing a queued task does
- * nothing more: it runs once. A task queued from its own run, or from any
+ * Give task a turn: at the end of this loop iteration, once every source
+ * ready in it was dispatched. Queuing a queued task does nothing more: it
+ * runs once. A task queued from its own run, or from any
  * other run of the round under way, waits for the next round.
  */
 void dmab_scheduler_queue(struct dmab_scheduler *scheduler, struct dmab_task *task);

@@ -43,6 +43,7 @@
 #define MAX_QUEUED_MESSAGES 1024
 #define MESSAGES_PER_WAKEUP 16
 #define EVENTS_PER_DISPATCH 64
+#define EVENTS_PER_BATCH 16
 
 /* libxl's LIBXL_DESTROY_TIMEOUT: how long it waits for a backend to close a device. */
 #define DEFAULT_RELEASE_TIMEOUT_MS 10000
@@ -168,6 +169,8 @@ struct host {
 	domid_t last_domid;             /* the last one given to a guest */
 	struct conn **conns;
 	size_t nconns, conns_cap;
+	/* Bumped when a port or a connection is freed: events fetched before name freed memory. */
+	uint64_t sources_freed;
 
 	struct host_map *maps;
 	size_t nmaps, maps_cap;
@@ -254,6 +257,7 @@ static void port_unbind(struct host *h, struct port *p)
 
 static void port_free(struct host *h, struct domain *d, struct port *p)
 {
+	h->sources_freed++;
 	port_unbind(h, p);
 	for (size_t i = 0; i < d->nports; i++) {
 		if (d->ports[i] == p) {
@@ -812,6 +816,7 @@ static void guest_gone(struct host *h, struct domain *d)
 static void conn_close(struct conn *c)
 {
 	struct host *h = c->host;
+	h->sources_freed++;
 	epoll_ctl(h->base.fd, EPOLL_CTL_DEL, c->sock, NULL);
 	dmab_sim_store_unwatch_conn(h->store, c);
 	if (c->dom) {
@@ -1436,53 +1441,71 @@ static void reap_dead(struct host *h)
 	}
 }
 
+static int dispatch_one(struct host *h, struct source *src, uint32_t events)
+{
+	struct dmab_hv *hv = &h->base;
+	switch (src->tag) {
+	case TAG_LISTEN:
+		handle_listen(h);
+		break;
+	case TAG_CONN:
+		handle_conn((struct conn *)src, events);
+		break;
+	case TAG_PORT: {
+		struct port *p = (struct port *)src;
+		uint64_t count;
+		if (read(p->from_owner_fd, &count, sizeof(count)) == sizeof(count) && p->peer)
+			dmab_hv_deliver_event(hv, p->peer->number);
+		break;
+	}
+	case TAG_PENDING: {
+		uint64_t count;
+		if (read(h->pending_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+			return -errno;
+		/* The backend's own events first: it hears of its own writes at once. */
+		dmab_hv_deliver_queued(hv);
+		if (h->toolstack_due) {
+			h->toolstack_due = false;
+			toolstack_poll(h);
+		}
+		break;
+	}
+	case TAG_TOOLSTACK: {
+		uint64_t count;
+		if (read(h->toolstack_timer, &count, sizeof(count)) < 0 && errno != EAGAIN)
+			return -errno;
+		toolstack_poll(h);
+		break;
+	}
+	}
+	return 0;
+}
+
 static int host_dispatch(struct dmab_hv *hv)
 {
 	struct host *h = host_of(hv);
-	/* One event at a time: a callback may free what a later one names. */
-	for (int i = 0; i < EVENTS_PER_DISPATCH; i++) {
-		struct epoll_event ev;
-		int n = epoll_wait(hv->fd, &ev, 1, 0);
+	/*
+	 * Events come in batches, one system call for all that are ready; a
+	 * callback may free what a later one of the batch names: then the rest
+	 * is dropped and fetched again (every source is level-triggered, so an
+	 * event dropped unhandled is reported again).
+	 */
+	struct epoll_event evs[EVENTS_PER_BATCH];
+	for (int handled = 0; handled < EVENTS_PER_DISPATCH; ) {
+		int n = epoll_wait(hv->fd, evs, EVENTS_PER_BATCH, 0);
 		if (n < 0)
 			return errno == EINTR ? 0 : -errno;
-		if (n == 0)
-			break;
-		struct source *src = ev.data.ptr;
-		switch (src->tag) {
-		case TAG_LISTEN:
-			handle_listen(h);
-			break;
-		case TAG_CONN:
-			handle_conn((struct conn *)src, ev.events);
-			break;
-		case TAG_PORT: {
-			struct port *p = (struct port *)src;
-			uint64_t count;
-			if (read(p->from_owner_fd, &count, sizeof(count)) == sizeof(count) && p->peer)
-				dmab_hv_deliver_event(hv, p->peer->number);
-			break;
+		uint64_t freed = h->sources_freed;
+		int i;
+		for (i = 0; i < n && h->sources_freed == freed; i++, handled++) {
+			int ret = dispatch_one(h, evs[i].data.ptr, evs[i].events);
+			if (ret)
+				return ret;
+			reap_dead(h);
 		}
-		case TAG_PENDING: {
-			uint64_t count;
-			if (read(h->pending_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-				return -errno;
-			/* The backend's own events first: it hears of its own writes at once. */
-			dmab_hv_deliver_queued(hv);
-			if (h->toolstack_due) {
-				h->toolstack_due = false;
-				toolstack_poll(h);
-			}
+		/* Fewer than a batch and all handled: nothing else was ready. */
+		if (n < EVENTS_PER_BATCH && i == n)
 			break;
-		}
-		case TAG_TOOLSTACK: {
-			uint64_t count;
-			if (read(h->toolstack_timer, &count, sizeof(count)) < 0 && errno != EAGAIN)
-				return -errno;
-			toolstack_poll(h);
-			break;
-		}
-		}
-		reap_dead(h);
 	}
 	return 0;
 }

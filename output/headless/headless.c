@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/pixman-format.h"
@@ -21,13 +23,24 @@ struct headless_screen {
 	struct headless *headless;
 	uint32_t planes;
 	bool verify;
+	/*
+	 * The refresh, a timer on an ideal timeline (its lateness does not
+	 * add up). A commit that comes within a refresh of the last one
+	 * shown (a guest flipping at the refresh rate) starts it periodic: a
+	 * steady stream of frames costs one read a refresh and no re-arming;
+	 * a refresh with nothing to show stops it. Any other commit sets it
+	 * for the next refresh only, so that a slower guest costs no wake-up
+	 * without a frame.
+	 */
+	int timer_fd;
 	struct wl_event_source *timer;
-	/* vblanks are on an ideal timeline: the timer's lateness does not add up */
+	enum { TIMER_OFF, TIMER_ONCE, TIMER_PERIODIC } timer_mode;
+	struct dmab_headless_screen_stats stats;
 	uint64_t last_vblank_ns, next_vblank_ns;
 	/* What the display reads: the commit in flight, and what is on screen. */
 	struct held *queued, *shown;
 	size_t nqueued, nshown;
-	bool armed;
+	bool armed;                     /* a commit waits for the next refresh */
 	uint64_t written;               /* verify: frames changed under the display */
 };
 
@@ -81,11 +94,51 @@ static uint64_t period_ns(const struct headless_screen *hs)
 	return 1000000000000ull / hs->base.refresh_mhz;
 }
 
-static int handle_vblank(void *data)
+static struct itimerspec timer_spec(uint64_t first_ns, uint64_t period)
+{
+	return (struct itimerspec){
+		.it_value = { (time_t)(first_ns / 1000000000u), (long)(first_ns % 1000000000u) },
+		.it_interval = { (time_t)(period / 1000000000u), (long)(period % 1000000000u) },
+	};
+}
+
+static void set_timer(struct headless_screen *hs, int mode)
+{
+	uint64_t period = period_ns(hs);
+	struct itimerspec spec = mode == TIMER_OFF ? (struct itimerspec){ 0 } :
+		timer_spec(hs->next_vblank_ns, mode == TIMER_PERIODIC ? period : 0);
+	if (timerfd_settime(hs->timer_fd, TFD_TIMER_ABSTIME, &spec, NULL) < 0) {
+		dmab_log_errno(DMAB_LOG_ERROR, -errno, "screen %s: its refresh timer",
+			hs->base.name);
+		return;
+	}
+	hs->timer_mode = mode;
+	if (mode != TIMER_OFF)
+		hs->stats.timer_starts++;
+}
+
+static int handle_vblank(int fd, uint32_t mask, void *data)
 {
 	struct headless_screen *hs = data;
+	uint64_t expirations;
+	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations) ||
+			!expirations || hs->timer_mode == TIMER_OFF)
+		return 0;
+	bool periodic = hs->timer_mode == TIMER_PERIODIC;
+	if (!periodic)
+		hs->timer_mode = TIMER_OFF;     /* it fired its once */
+	/* Late by whole refreshes (a busy loop): the latest one is now. */
+	uint64_t period = period_ns(hs);
+	hs->last_vblank_ns = hs->next_vblank_ns + (expirations - 1) * period;
+	hs->next_vblank_ns = hs->last_vblank_ns + period;
+	if (!hs->armed) {
+		/* Nothing to show: no refresh to keep time for until the next commit. */
+		hs->stats.idle_refreshes++;
+		if (periodic)
+			set_timer(hs, TIMER_OFF);
+		return 0;
+	}
 	hs->armed = false;
-	hs->last_vblank_ns = hs->next_vblank_ns;
 	/* The new frame is on screen: the display lets go of the old one. */
 	release_all(hs, &hs->shown, &hs->nshown);
 	hs->shown = hs->queued;
@@ -98,16 +151,17 @@ static int handle_vblank(void *data)
 
 static void arm(struct headless_screen *hs)
 {
+	hs->armed = true;
+	if (hs->timer_mode != TIMER_OFF)
+		return;
 	uint64_t now = dmab_now_ns();
 	uint64_t period = period_ns(hs);
 	uint64_t next = hs->last_vblank_ns + period;
-	if (next <= now)
+	bool steady = next > now;
+	if (!steady)
 		next = now + period - (now - hs->last_vblank_ns) % period;
 	hs->next_vblank_ns = next;
-	/* The timer counts milliseconds: round up, never present early. */
-	uint64_t delay_ms = (next - now + 999999) / 1000000;
-	wl_event_source_timer_update(hs->timer, delay_ms ? (int)delay_ms : 1);
-	hs->armed = true;
+	set_timer(hs, steady ? TIMER_PERIODIC : TIMER_ONCE);
 }
 
 static int screen_test(struct dmab_screen *screen, const struct dmab_screen_state *state)
@@ -142,6 +196,7 @@ static void screen_destroy(struct dmab_screen *screen)
 {
 	struct headless_screen *hs = wl_container_of(screen, hs, base);
 	wl_event_source_remove(hs->timer);
+	close(hs->timer_fd);
 	release_all(hs, &hs->queued, &hs->nqueued);
 	release_all(hs, &hs->shown, &hs->nshown);
 	free(hs);
@@ -174,8 +229,16 @@ static int backend_start(struct dmab_backend *backend)
 		uint64_t half = period_ns(hs) / 2;
 		dmab_screen_set_repaint_window(&hs->base, window < half ? window : half);
 		hs->last_vblank_ns = dmab_now_ns();
-		hs->timer = wl_event_loop_add_timer(backend->output->loop, handle_vblank, hs);
+		hs->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (hs->timer_fd < 0) {
+			int ret = -errno;
+			free(hs);
+			return ret;
+		}
+		hs->timer = wl_event_loop_add_fd(backend->output->loop, hs->timer_fd,
+			WL_EVENT_READABLE, handle_vblank, hs);
 		if (!hs->timer) {
+			close(hs->timer_fd);
 			free(hs);
 			return -ENOMEM;
 		}
@@ -220,6 +283,16 @@ static const struct dmab_backend_impl backend_impl = {
 	.destroy = backend_destroy,
 	.import = backend_import,
 };
+
+void dmab_headless_screen_stats(const struct dmab_screen *screen,
+		struct dmab_headless_screen_stats *stats)
+{
+	*stats = (struct dmab_headless_screen_stats){ 0 };
+	if (screen->impl != &screen_impl)
+		return;
+	const struct headless_screen *hs = wl_container_of(screen, hs, base);
+	*stats = hs->stats;
+}
 
 struct dmab_backend *dmab_headless_create(const struct dmab_headless_screen_config *screens,
 		unsigned int count)

@@ -37,4 +37,21 @@ struct dmab_headless_screen_config {
 struct dmab_backend *dmab_headless_create(const struct dmab_headless_screen_config *screens,
 		unsigned int count);
 
+/** What a headless screen's refresh timer did. */
+struct dmab_headless_screen_stats {
+	/*
+	 * How often it was set: for each frame that came later than a
+	 * refresh after the last one shown, and when a steady stream of
+	 * frames (each within a refresh of the last) starts; such a stream
+	 * keeps it running.
+	 */
+	uint64_t timer_starts;
+	/* Refreshes it woke for with nothing to show: one where a steady stream ends. */
+	uint64_t idle_refreshes;
+};
+
+/** Statistics of screen's refresh timer; all 0 for a screen of another backend. */
+void dmab_headless_screen_stats(const struct dmab_screen *screen,
+		struct dmab_headless_screen_stats *stats);
+
 #endif

@@ -921,6 +921,101 @@ static int test_deaf_guest(void)
 	return ret;
 }
 
+/* ---- a port closed and notified at once ---- */
+
+/*
+ * A guest that closes its port and notifies it in one breath, with the
+ * host not looking: the host finds both in one batch of events, the close
+ * first. The port's memory is gone by the time its event comes up: the
+ * event must be dropped, not handled, and not reach the backend.
+ */
+static int close_and_notify_guest(const char *sock, int rep, void *arg)
+{
+	int fd = raw_connect(sock);
+	CCHECK(fd >= 0, "connect: %s", harness_errname(fd));
+	domid_t domid;
+	CCHECK_RET(raw_hello(fd, &domid), 0);
+	struct dmab_sim_id_msg alloc = { 0 };
+	struct dmab_sim_msg msg;
+	CCHECK_RET(raw_call(fd, DMAB_SIM_EVTCHN_ALLOC, &alloc, sizeof(alloc), NULL, 0, &msg), 0);
+	CCHECK(msg.nfds == 2 && msg.hdr.len == sizeof(uint32_t), "EVTCHN_ALLOC: %u fds",
+		msg.nfds);
+	uint32_t port;
+	memcpy(&port, msg.payload, sizeof(port));
+	int to_us = msg.fds[0], from_us = msg.fds[1];
+	msg.nfds = 0;
+	dmab_sim_msg_finish(&msg);
+	report(rep, domid);
+	report(rep, port);
+	/* The backend bound the port and notified it. */
+	struct pollfd pfd = { .fd = to_us, .events = POLLIN };
+	CCHECK(poll(&pfd, 1, CHILD_TIMEOUT_MS) == 1, "no notification from the backend");
+	struct dmab_sim_id_msg close_msg = { port };
+	CCHECK_RET(raw_send(fd, DMAB_SIM_EVTCHN_CLOSE, &close_msg, sizeof(close_msg), NULL, 0), 0);
+	uint64_t one = 1;
+	CCHECK(write(from_us, &one, sizeof(one)) == sizeof(one), "notify: %s", strerror(errno));
+	report(rep, 1);
+	CCHECK_RET(raw_recv(fd, &msg), 1);
+	CCHECK(msg.hdr.type == DMAB_SIM_EVTCHN_CLOSE && msg.hdr.status == 0,
+		"EVTCHN_CLOSE answered %u, status %d", msg.hdr.type, msg.hdr.status);
+	dmab_sim_msg_finish(&msg);
+	close(to_us);
+	close(from_us);
+	close(fd);
+	return 0;
+}
+
+static void count_event(void *data)
+{
+	(*(unsigned int *)data)++;
+}
+
+static int test_close_and_notify(void)
+{
+	struct host h;
+	struct child c;
+	uint32_t domid = 0, port = 0, step;
+	unsigned int events = 0;
+	struct dmab_hv_evtchn *chn = NULL;
+	TRY(host_start(&h, NULL));
+	int ret = spawn(&h, &c, close_and_notify_guest, NULL);
+	if (!ret)
+		ret = child_read(&h, &c, &domid, "guest domid");
+	if (!ret)
+		ret = child_read(&h, &c, &port, "guest port");
+	if (!ret && dmab_hv_evtchn_bind(h.hv, (domid_t)domid, port, count_event, &events, &chn))
+		ret = fail_at(__FILE__, __LINE__, "cannot bind the guest's port");
+	/* The binding's own event, out of the way. */
+	for (uint64_t end = dmab_now_ms() + 5000; !ret && !events && dmab_now_ms() < end; )
+		harness_pump(h.hv, 10);
+	if (!ret && events != 1)
+		ret = fail_at(__FILE__, __LINE__, "%u events of the binding, want 1", events);
+	/*
+	 * One more look: the port leaves epoll's ready list, so that the close
+	 * (sent first) is ahead of the notification in the next batch.
+	 */
+	if (!ret)
+		harness_pump(h.hv, 0);
+	if (!ret && dmab_hv_evtchn_notify(chn))
+		ret = fail_at(__FILE__, __LINE__, "cannot notify the guest");
+	/* Not serving until the guest closed and notified: both wait for one batch. */
+	if (!ret) {
+		struct pollfd pfd = { .fd = c.rd, .events = POLLIN };
+		if (poll(&pfd, 1, CHILD_TIMEOUT_MS) != 1 || read(c.rd, &step, sizeof(step)) !=
+				sizeof(step))
+			ret = fail_at(__FILE__, __LINE__, "the guest did not close and notify");
+	}
+	if (!ret)
+		ret = child_wait(&h, &c, "close-and-notify guest");
+	if (!ret && events != 1)
+		ret = fail_at(__FILE__, __LINE__, "%u events, want 1: a closed port's event "
+			"reached the backend", events);
+	dmab_hv_evtchn_close(chn);
+	child_finish(&c);
+	host_stop(&h);
+	return ret;
+}
+
 /* ---- several guests ---- */
 
 static int read_is(struct host *h, const char *path, const char *want)
@@ -1772,6 +1867,7 @@ static const struct test tests[] = {
 	{ "hostile-bytes", test_hostile_bytes },
 	{ "flood", test_flood },
 	{ "deaf-guest", test_deaf_guest },
+	{ "close-and-notify", test_close_and_notify },
 	{ "flood-memory", test_flood_memory },
 	{ "accept-at-limit", test_accept_at_limit },
 	{ "dead-domain-grants", test_dead_domain_grants },

@@ -780,6 +780,100 @@ static void composed_by_screen(void **state)
 		dmab_view_destroy(v[i]);
 }
 
+/* A view that flips to its other picture each time the last one is on screen. */
+struct flipper {
+	struct wl_listener present;
+	struct dmab_view *view;
+	const struct pic *pics[2];
+	unsigned int shown;
+	uint64_t first_ns, last_ns;
+	bool off_timeline;
+};
+
+static void handle_flipper_present(struct wl_listener *listener, void *data)
+{
+	struct flipper *f = wl_container_of(listener, f, present);
+	const struct dmab_view_present_event *event = data;
+	if (!event->shown)
+		return;
+	if (f->shown == 0)
+		f->first_ns = event->when_ns;
+	/* Refreshes are on the ideal timeline: whole periods apart. */
+	else if ((event->when_ns - f->first_ns) % 16666666u)
+		f->off_timeline = true;
+	f->last_ns = event->when_ns;
+	f->shown++;
+	const struct pic *next = f->pics[f->shown % 2];
+	dmab_view_attach(f->view, &(struct dmab_view_content){ .fb = next->fb,
+		.src = { 0, 0, next->fb->width, next->fb->height } });
+}
+
+/* Dispatch the loop for ms. */
+static void run_loop_for(struct env *e, int ms)
+{
+	uint64_t end = dmab_now_ns() + (uint64_t)ms * 1000000u;
+	for (uint64_t now = dmab_now_ns(); now < end; now = dmab_now_ns())
+		assert_int_equal(wl_event_loop_dispatch(e->loop, (int)((end - now) / 1000000u) + 1),
+			0);
+}
+
+/*
+ * A guest flipping as fast as the screen shows: the headless screen's
+ * refresh timer is set at the start of the stream and keeps running,
+ * rather than set for every frame, and the frames go out on its timeline.
+ * When the stream stops, one refresh finds nothing and stops the timer.
+ * A slower guest's frames each set it for one refresh: the screen never
+ * wakes without a frame for it.
+ */
+static void refresh_timer_follows_the_frames(void **state)
+{
+	struct env *e = *state;
+	const struct dmab_headless_screen_config config = {
+		.name = "main", .width = 64, .height = 48, .refresh_mhz = 60000,
+	};
+	struct dmab_backend *headless = dmab_headless_create(&config, 1);
+	assert_non_null(headless);
+	assert_int_equal(dmab_output_add_backend(e->output, headless), 0);
+	struct dmab_screen *screen = dmab_output_find_screen(e->output, "main");
+	assert_non_null(screen);
+	struct flipper f = { .pics = { background(e, 64, 48), background(e, 64, 48) } };
+	f.view = dmab_view_create(e->output, 64, 48, &(struct dmab_view_place){ "main", 0, 0, 0,
+		true });
+	assert_non_null(f.view);
+	f.present.notify = handle_flipper_present;
+	wl_signal_add(&f.view->events.present, &f.present);
+	dmab_view_attach(f.view, &(struct dmab_view_content){ .fb = f.pics[0]->fb,
+		.src = { 0, 0, 64, 48 } });
+	uint64_t end = dmab_now_ns() + 2000000000u;
+	while (f.shown < 20 && dmab_now_ns() < end)
+		assert_int_equal(wl_event_loop_dispatch(e->loop, 100), 0);
+	assert_true(f.shown >= 20);
+	assert_false(f.off_timeline);
+	struct dmab_headless_screen_stats st;
+	dmab_headless_screen_stats(screen, &st);
+	/* Once for the first frame, once for the stream; a loop late by a refresh (valgrind) may add. */
+	assert_true(st.timer_starts >= 1 && st.timer_starts <= 4);
+
+	/* The stream stops: one refresh finds nothing, and that is the last. */
+	wl_list_remove(&f.present.link);
+	run_loop_for(e, 120);
+	struct dmab_headless_screen_stats after;
+	dmab_headless_screen_stats(screen, &after);
+	assert_int_equal(after.idle_refreshes, st.idle_refreshes + 1);
+	assert_int_equal(after.timer_starts, st.timer_starts);
+
+	/* A frame every third refresh or so: one timer set each, no refresh without a frame. */
+	for (unsigned int i = 0; i < 4; i++) {
+		dmab_view_attach(f.view, &(struct dmab_view_content){ .fb = f.pics[i % 2]->fb,
+			.src = { 0, 0, 64, 48 } });
+		run_loop_for(e, 50);
+	}
+	dmab_headless_screen_stats(screen, &st);
+	assert_int_equal(st.timer_starts, after.timer_starts + 4);
+	assert_int_equal(st.idle_refreshes, after.idle_refreshes);
+	dmab_view_destroy(f.view);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -792,6 +886,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(importer_maps_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_larger_than_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(composed_by_screen, setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_timer_follows_the_frames, setup, teardown),
 	};
 	dmab_log_init(DMAB_LOG_WARN, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);

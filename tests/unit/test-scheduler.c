@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "server/scheduler.h"
 
@@ -42,7 +44,31 @@ struct fixture {
 	struct dmab_scheduler *scheduler;
 	struct counted t[3];
 	unsigned int order[16], norder;
+	/* A source of the loop that queues kick[] when readable, as a guest's notification does. */
+	int kick_fd;
+	struct wl_event_source *kick_source;
+	struct dmab_task *kick[3];
+	unsigned int nkick;
 };
+
+static int handle_kick(int fd, uint32_t mask, void *data)
+{
+	struct fixture *f = data;
+	uint64_t count;
+	assert_int_equal(read(fd, &count, sizeof(count)), sizeof(count));
+	for (unsigned int i = 0; i < f->nkick; i++)
+		dmab_scheduler_queue(f->scheduler, f->kick[i]);
+	f->nkick = 0;
+	return 0;
+}
+
+/* task is queued from a source of the loop in the next iteration. */
+static void queue_from_loop(struct fixture *f, struct dmab_task *task)
+{
+	uint64_t one = 1;
+	f->kick[f->nkick++] = task;
+	assert_int_equal(write(f->kick_fd, &one, sizeof(one)), sizeof(one));
+}
 
 static int setup(void **state)
 {
@@ -52,6 +78,11 @@ static int setup(void **state)
 	assert_non_null(f->loop);
 	f->scheduler = dmab_scheduler_create(f->loop);
 	assert_non_null(f->scheduler);
+	f->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(f->kick_fd >= 0);
+	f->kick_source = wl_event_loop_add_fd(f->loop, f->kick_fd, WL_EVENT_READABLE,
+		handle_kick, f);
+	assert_non_null(f->kick_source);
 	for (unsigned int i = 0; i < 3; i++) {
 		dmab_task_init(&f->t[i].task, handle_run);
 		f->t[i].scheduler = f->scheduler;
@@ -69,6 +100,7 @@ static int teardown(void **state)
 	for (unsigned int i = 0; i < 3; i++)
 		dmab_task_finish(&f->t[i].task);
 	dmab_scheduler_destroy(f->scheduler);
+	wl_event_source_remove(f->kick_source);
 	wl_event_loop_destroy(f->loop);
 	free(f);
 	return 0;
@@ -129,8 +161,8 @@ static void requeued_from_run_waits_for_next_round(void **state)
 {
 	struct fixture *f = *state;
 	f->t[0].requeue = 100;
-	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
-	dmab_scheduler_queue(f->scheduler, &f->t[1].task);
+	queue_from_loop(f, &f->t[0].task);
+	queue_from_loop(f, &f->t[1].task);
 	iterate(f);
 	assert_int_equal(f->t[0].runs, 1);
 	assert_int_equal(f->t[1].runs, 1);
@@ -155,7 +187,7 @@ static void queued_by_another_waits_for_next_round(void **state)
 {
 	struct fixture *f = *state;
 	f->t[0].wake = &f->t[1].task;
-	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	queue_from_loop(f, &f->t[0].task);
 	iterate(f);
 	assert_int_equal(f->t[0].runs, 1);
 	assert_int_equal(f->t[1].runs, 0);
@@ -216,6 +248,42 @@ static void last_of_round_finished(void **state)
 	assert_int_equal(f->t[2].runs, 0);
 }
 
+/*
+ * Queued by a source of the loop (a guest's notification): the turns run
+ * in the same iteration, once the sources are dispatched, not one wake-up
+ * of the loop later; a task its turn queues again still waits for the
+ * next iteration.
+ */
+static void queued_by_a_source_runs_in_the_same_iteration(void **state)
+{
+	struct fixture *f = *state;
+	f->t[1].requeue = 1;
+	queue_from_loop(f, &f->t[0].task);
+	queue_from_loop(f, &f->t[1].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	assert_int_equal(f->t[1].runs, 1);
+	assert_true(f->t[1].task.queued);
+	iterate(f);
+	assert_int_equal(f->t[1].runs, 2);
+	assert_false(f->t[1].task.queued);
+	iterate(f);
+	assert_int_equal(f->norder, 3);
+}
+
+/* Queued, finished (nothing left), queued again before the loop ran: one turn. */
+static void finished_and_queued_again_runs_once(void **state)
+{
+	struct fixture *f = *state;
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	dmab_task_finish(&f->t[0].task);
+	dmab_scheduler_queue(f->scheduler, &f->t[0].task);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+	iterate(f);
+	assert_int_equal(f->t[0].runs, 1);
+}
+
 /* Destroyed with tasks queued: they are dropped, and their owners may finish them after. */
 static void destroy_with_tasks_queued(void **state)
 {
@@ -247,6 +315,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(requeued_from_run_waits_for_next_round, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(queued_by_another_waits_for_next_round, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(queued_by_a_source_runs_in_the_same_iteration,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(finished_and_queued_again_runs_once, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(finished_task_does_not_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(finished_during_the_round_does_not_run, setup,
