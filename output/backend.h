@@ -161,4 +161,11 @@ void dmab_screen_frame(struct dmab_screen *screen);
 /** The last commit is on screen since when_ns (CLOCK_MONOTONIC). */
 void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns);
 
+/**
+ * The last commit will never be on screen (a compositor discarded it, or
+ * did not answer in time): its views' frames complete, not shown, and
+ * the next frame may go out.
+ */
+void dmab_screen_discarded(struct dmab_screen *screen, uint64_t when_ns);
+
 #endif

@@ -211,6 +211,8 @@ struct dmab_screen {
 	uint64_t commits;               /* frames committed */
 	uint64_t composed;              /* of which composed by the output layer */
 	uint64_t failed;                /* frames the backend refused even composed */
+	uint64_t discarded;             /* frames the display never showed */
+	uint64_t copied;                /* octets the backend copied to show layers (wl_shm) */
 	struct {
 		struct wl_signal destroy;
 	} events;

@@ -552,3 +552,18 @@ void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
 			dmab_view_find(screen->output, wants_frame, screen))
 		dmab_screen_schedule_frame(screen);
 }
+
+void dmab_screen_discarded(struct dmab_screen *screen, uint64_t when_ns)
+{
+	if (!screen->in_flight)
+		return;
+	screen->in_flight = false;
+	screen->discarded++;
+	/* What showed before still does: the composition target queued is not read. */
+	target_release(&screen->target_queued);
+	dmab_view_complete(screen->output, screen, when_ns, false);
+	if (screen->frame_pending || screen->dirty ||
+			dmab_view_find(screen->output, changed, screen) ||
+			dmab_view_find(screen->output, wants_frame, screen))
+		dmab_screen_schedule_frame(screen);
+}

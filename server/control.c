@@ -292,6 +292,8 @@ static json_object *cmd_status(struct dmab_server *server)
 		json_object_object_add(so, "frames", json_object_new_int64((int64_t)s->commits));
 		json_object_object_add(so, "composed", json_object_new_int64((int64_t)s->composed));
 		json_object_object_add(so, "failed", json_object_new_int64((int64_t)s->failed));
+		json_object_object_add(so, "discarded", json_object_new_int64((int64_t)s->discarded));
+		json_object_object_add(so, "copied_bytes", json_object_new_int64((int64_t)s->copied));
 		json_object_array_add(screens, so);
 	}
 	json_object_object_add(out, "screens", screens);
