@@ -230,7 +230,15 @@ void dmab_screen_set_repaint_window(struct dmab_screen *screen, uint64_t window_
 void dmab_screen_frame(struct dmab_screen *screen)
 {
 	screen->frame_requested = false;
-	run_frame(screen);
+	/* The backend's time to commit: still, views late for it may be waited for a little. */
+	uint64_t delay = frame_delay_ms(screen);
+	if (delay && screen->frame_timer && !screen->frame_timer_armed) {
+		wl_event_source_timer_update(screen->frame_timer, (int)delay);
+		screen->frame_timer_armed = true;
+		return;
+	}
+	if (!screen->frame_timer_armed)
+		run_frame(screen);
 }
 
 struct on_screen {

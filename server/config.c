@@ -258,6 +258,13 @@ static bool wayland_key(struct dmab_wayland_config *w, const char *name, const c
 {
 	if (!strcmp(name, "display"))
 		return copy_str(w->display, sizeof(w->display), value);
+	if (!strcmp(name, "repaint-window-ms")) {
+		uint64_t v;
+		if (!parse_u64(value, 100, &v) || v == 0)
+			return false;
+		w->repaint_window_us = (uint32_t)v * 1000;
+		return true;
+	}
 	if (!strcmp(name, "dmabuf") || !strcmp(name, "presentation")) {
 		bool on;
 		if (!parse_bool(value, &on))

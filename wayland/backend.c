@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <wayland-client-protocol.h>
 #include <drm_fourcc.h>
 
@@ -494,6 +497,39 @@ static int handle_connect_timeout(void *data)
 	return 0;
 }
 
+/*
+ * The compositor's socket, connected without waiting: a compositor that
+ * does not accept (stopped, its backlog full) is no compositor yet, and
+ * never holds dmabridged's loop. INT32_MAX: a socket libwayland is handed
+ * by $WAYLAND_SOCKET.
+ */
+static int connect_socket(const struct wayland_backend *wl)
+{
+	const char *name = display_name(wl);
+	if (!wl->config.display[0] && getenv("WAYLAND_SOCKET"))
+		return INT32_MAX;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (name[0] == '/')
+		n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", name);
+	else if (runtime)
+		n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", runtime, name);
+	else
+		return -ENOENT;
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = errno == EINPROGRESS ? -EAGAIN : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* Connect; the globals come on the loop, and the windows open once they are known. */
 static int conn_create(struct wayland_backend *wl, struct wayland_conn **out)
 {
@@ -506,12 +542,17 @@ static int conn_create(struct wayland_backend *wl, struct wayland_conn **out)
 	wl_list_init(&conn->windows);
 	wl_list_init(&conn->fbs);
 	int ret = -ENOMEM;
+	ret = connect_socket(wl);
+	if (ret < 0)
+		goto err;
+	/* Takes the socket, and closes it on failure. */
 	errno = 0;
-	conn->display = wl_display_connect(wl->config.display[0] ? wl->config.display : NULL);
+	conn->display = ret == INT32_MAX ? wl_display_connect(NULL) : wl_display_connect_to_fd(ret);
 	if (!conn->display) {
 		ret = errno ? -errno : -ECONNREFUSED;
 		goto err;
 	}
+	ret = -ENOMEM;
 	conn->registry = wl_display_get_registry(conn->display);
 	wl_registry_add_listener(conn->registry, &registry_listener, conn);
 	sync_start(conn);

@@ -36,6 +36,13 @@ struct dmab_wayland_config {
 	char display[108];
 	bool no_dmabuf;                 /* never zwp_linux_dmabuf_v1: every buffer through wl_shm */
 	bool no_presentation;           /* pace by frame callbacks even where wp_presentation is */
+	/*
+	 * Commit this long before the compositor's next refresh when some
+	 * views' frames are not in yet (0: 10 ms, at most half a refresh), so
+	 * that several guests' frames go out together: the compositor itself
+	 * repaints some milliseconds before its refresh.
+	 */
+	uint32_t repaint_window_us;
 	struct dmab_wayland_window_config windows[DMAB_WAYLAND_MAX_WINDOWS];
 	unsigned int nwindows;
 };

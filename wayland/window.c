@@ -29,8 +29,13 @@
 #include "wayland/wayland-impl.h"
 #include "wayland/xdg-shell-client-protocol.h"
 
-/* How long a frame waits for the compositor before it completes without it. */
+/*
+ * How long a frame waits for the compositor before it completes without
+ * it; once it did not answer, frames go at this slower pace until it does
+ * (guests flip on, and little is sent to a compositor that may not read).
+ */
 #define STALL_MS 500
+#define STALLED_PERIOD_MS 100
 
 static const struct dmab_screen_impl screen_impl;
 
@@ -197,7 +202,8 @@ static void attach_background(struct wayland_window *w)
 static void watchdog_update(struct wayland_window *w)
 {
 	bool waiting = w->in_flight || (w->frame_wanted && w->frame_cb && !w->stalled);
-	wl_event_source_timer_update(w->watchdog, waiting ? STALL_MS : 0);
+	int ms = w->stalled ? STALLED_PERIOD_MS : STALL_MS;
+	wl_event_source_timer_update(w->watchdog, waiting ? ms : 0);
 }
 
 static void frame_now(void *data)
@@ -537,6 +543,10 @@ static void window_open(struct wayland_conn *conn, const struct dmab_wayland_win
 	w->conn = conn;
 	w->config = c;
 	wl_list_insert(conn->windows.prev, &w->link);
+	uint32_t us = conn->wl->config.repaint_window_us;
+	uint64_t window = us ? (uint64_t)us * 1000 : 10000000;
+	uint64_t half = 1000000000000ull / w->base.refresh_mhz / 2;
+	dmab_screen_set_repaint_window(&w->base, window < half ? window : half);
 	w->watchdog = wl_event_loop_add_timer(conn->wl->base.output->loop, handle_watchdog, w);
 	w->surface = wl_compositor_create_surface(conn->compositor);
 	if (!w->watchdog || !w->surface) {
