@@ -38,6 +38,8 @@ const char *wayland_shm_why(enum wayland_shm_reason why)
 		return "copied into wl_shm: the compositor refused its dma-buf";
 	case SHM_CROP:
 		return "copied into wl_shm: a part of it is shown, and there is no wp_viewporter";
+	case SHM_HELD:
+		return "copied into wl_shm: the compositor has not released the dma-bufs it was given";
 	case SHM_REASONS:
 		break;
 	}
@@ -69,6 +71,9 @@ static void handle_fb_release(void *data, struct wl_buffer *buffer)
 	if (!fb->busy)
 		return;
 	fb->busy = false;
+	if (fb->slot)
+		fb->slot->held--;
+	fb->slot = NULL;
 	/* The last unlock may free the framebuffer, and fb with it. */
 	dmab_ofb_unlock(fb->ofb);
 }
@@ -183,12 +188,30 @@ struct wl_buffer *wayland_fb_buffer(struct wayland_conn *conn, struct dmab_ofb *
 	return NULL;
 }
 
-void wayland_fb_attached(struct wayland_conn *conn, struct dmab_ofb *ofb)
+void wayland_fb_attached(struct wayland_conn *conn, struct dmab_ofb *ofb,
+		struct wayland_slot *slot)
 {
 	struct wayland_fb *fb = find(conn, ofb);
 	if (fb && !fb->busy) {
 		fb->busy = true;
+		fb->slot = slot;
+		slot->held++;
 		dmab_ofb_lock(ofb);
+	}
+}
+
+bool wayland_fb_busy(struct wayland_conn *conn, struct dmab_ofb *ofb)
+{
+	struct wayland_fb *fb = find(conn, ofb);
+	return fb && fb->busy;
+}
+
+void wayland_fb_forget_slot(struct wayland_conn *conn, struct wayland_slot *slot)
+{
+	struct wayland_fb *fb;
+	wl_list_for_each(fb, &conn->fbs, link) {
+		if (fb->slot == slot)
+			fb->slot = NULL;
 	}
 }
 

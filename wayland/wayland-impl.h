@@ -57,6 +57,7 @@ enum wayland_shm_reason {
 	SHM_PENDING,
 	SHM_FAILED,
 	SHM_CROP,
+	SHM_HELD,
 	SHM_REASONS,
 };
 
@@ -120,6 +121,8 @@ struct wayland_slot {
 	struct wp_viewport *viewport;
 	bool cropped;                   /* the viewport has a source set */
 	bool mapped;
+	/* dma-buf wl_buffers attached here that the compositor has not released. */
+	unsigned int held;
 	struct wl_list shms;            /* struct wayland_shm.link */
 	bool shm_exhausted_logged;
 };
@@ -165,6 +168,7 @@ struct wayland_fb {
 	struct wl_buffer *buffer;       /* once created */
 	bool failed;
 	bool busy;                      /* attached, not released: holds a lock on ofb */
+	struct wayland_slot *slot;      /* where it was attached while busy, NULL if gone */
 };
 
 /* backend.c */
@@ -201,8 +205,15 @@ void wayland_windows_output_named(struct wayland_conn *conn, struct wayland_outp
 struct wl_buffer *wayland_fb_buffer(struct wayland_conn *conn, struct dmab_ofb *ofb,
 		enum wayland_shm_reason *why);
 
-/** ofb's wl_buffer was attached: locked until the compositor releases it. */
-void wayland_fb_attached(struct wayland_conn *conn, struct dmab_ofb *ofb);
+/** ofb's wl_buffer was attached to slot: locked until the compositor releases it. */
+void wayland_fb_attached(struct wayland_conn *conn, struct dmab_ofb *ofb,
+		struct wayland_slot *slot);
+
+/** Whether ofb's wl_buffer is in the compositor's hands (attached, not released). */
+bool wayland_fb_busy(struct wayland_conn *conn, struct dmab_ofb *ofb);
+
+/** slot goes: the buffers attached there no longer count for it. */
+void wayland_fb_forget_slot(struct wayland_conn *conn, struct wayland_slot *slot);
 
 /** The connection goes: every wl_buffer of it goes, and the locks they held. */
 void wayland_fb_destroy_all(struct wayland_conn *conn);

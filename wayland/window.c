@@ -37,12 +37,16 @@
 #define STALL_MS 500
 #define STALLED_PERIOD_MS 100
 
+/* dma-bufs a subsurface may have in the compositor's hands: the one shown, the one coming. */
+#define MAX_HELD 2
+
 static const struct dmab_screen_impl screen_impl;
 
 /* ---- subsurfaces ---- */
 
-static void slot_destroy(struct wayland_slot *slot)
+static void slot_destroy(struct wayland_conn *conn, struct wayland_slot *slot)
 {
+	wayland_fb_forget_slot(conn, slot);
 	wayland_shm_destroy_all(slot);
 	if (slot->viewport)
 		wp_viewport_destroy(slot->viewport);
@@ -140,11 +144,24 @@ static void show_layer(struct wayland_window *w, struct wayland_slot *slot, stru
 		why = SHM_CROP;
 		buffer = NULL;
 	}
+	/*
+	 * A compositor that keeps every buffer it is given would hold all of
+	 * a guest's (or a copy path's) framebuffers, and no new frame could
+	 * be drawn: past the one shown and the one on its way, copies.
+	 */
+	if (buffer && slot->held >= MAX_HELD && !wayland_fb_busy(conn, fb)) {
+		why = SHM_HELD;
+		buffer = NULL;
+		if (!conn->logged[SHM_HELD])
+			dmab_log(DMAB_LOG_WARN, "wayland: window %s: the compositor does not release "
+				"the dma-bufs it shows: %s", w->base.name, wayland_shm_why(SHM_HELD));
+		conn->logged[SHM_HELD] = true;
+	}
 	if (buffer) {
 		set_crop(slot, l, !whole);
 		l->composed = NULL;
 		wl_surface_attach(slot->surface, buffer, 0, 0);
-		wayland_fb_attached(conn, fb);
+		wayland_fb_attached(conn, fb, slot);
 	} else {
 		l->composed = wayland_shm_why(why);
 		if (!copy_layer(w, slot, l, &buffer)) {
@@ -381,7 +398,7 @@ static int screen_commit(struct dmab_screen *screen, const struct dmab_screen_st
 static void window_free(struct wayland_window *w)
 {
 	for (size_t i = 0; i < w->nslots; i++)
-		slot_destroy(w->slots[i]);
+		slot_destroy(w->conn, w->slots[i]);
 	free(w->slots);
 	feedback_drop(w);
 	if (w->frame_cb)

@@ -65,8 +65,21 @@ struct weston {
 	char socket[128];
 };
 
+static bool compositor_start(struct weston *w, const char *shell, bool stall, bool dmabuf);
+
 /* Weston, headless and pixman, on its own socket; shell: "desktop" or "ivi". */
 static bool weston_start(struct weston *w, const char *shell)
+{
+	return compositor_start(w, shell, false, false);
+}
+
+/* The compositor that never answers (wl-stall), with linux-dmabuf or not. */
+static bool stall_start(struct weston *w, bool dmabuf)
+{
+	return compositor_start(w, NULL, true, dmabuf);
+}
+
+static bool compositor_start(struct weston *w, const char *shell, bool stall, bool dmabuf)
 {
 	if (!w->dir[0]) {
 		snprintf(w->dir, sizeof(w->dir), "/tmp/dmab-weston-XXXXXX");
@@ -77,7 +90,7 @@ static bool weston_start(struct weston *w, const char *shell)
 	unlink(w->socket);
 	char log[128], shell_arg[64], size_w[32], size_h[32];
 	snprintf(log, sizeof(log), "%s/weston.log", w->dir);
-	snprintf(shell_arg, sizeof(shell_arg), "--shell=%s-shell.so", shell);
+	snprintf(shell_arg, sizeof(shell_arg), "--shell=%s-shell.so", shell ? shell : "");
 	snprintf(size_w, sizeof(size_w), "--width=%d", WIDTH);
 	snprintf(size_h, sizeof(size_h), "--height=%d", HEIGHT);
 	fflush(NULL);
@@ -91,6 +104,11 @@ static bool weston_start(struct weston *w, const char *shell)
 		setenv("XDG_RUNTIME_DIR", w->dir, 1);
 		unsetenv("WAYLAND_DISPLAY");
 		unsetenv("DISPLAY");
+		const char *stall_bin = getenv("DMAB_WL_STALL");
+		if (stall && stall_bin)
+			execl(stall_bin, stall_bin, "wl-dmab", dmabuf ? "--dmabuf" : NULL, (char *)NULL);
+		if (stall)
+			_exit(127);
 		/* --debug: the screenshooter is for any client. */
 		execl(weston_bin, weston_bin, "--backend=headless-backend.so", "--use-pixman",
 			"--socket=wl-dmab", size_w, size_h, shell_arg, "--idle-time=0", "--debug",
@@ -608,6 +626,81 @@ static void test_ivi(void)
 	weston_cleanup(&w);
 }
 
+/*
+ * A compositor that never sends a frame callback, a presentation feedback
+ * or a wl_buffer.release (wl-stall): the guest flips on, at a slower pace,
+ * and never waits near the frontend's 3 s; with linux-dmabuf, the buffers
+ * it keeps are bounded (copies take over), so no framebuffer of the copy
+ * path runs out. Then the compositor closes the window: the screen goes,
+ * the guest flips on, and the window opens again.
+ */
+static void test_stall(bool dmabuf)
+{
+	if (!getenv("DMAB_WL_STALL")) {
+		fprintf(stderr, "DMAB_WL_STALL is not set: skipped\n");
+		return;
+	}
+	struct weston w = { 0 };
+	if (!stall_start(&w, dmabuf)) {
+		failures++;
+		weston_cleanup(&w);
+		return;
+	}
+	char config[512];
+	snprintf(config, sizeof(config), "[server]\noutput = wayland\n[wayland]\ndisplay = %s\n"
+		"[window.main]\nwidth = 640\nheight = 480\n", w.socket);
+	struct dmab_test_server s;
+	if (dmab_ts_start(&s, config, NULL)) {
+		failures++;
+		weston_cleanup(&w);
+		return;
+	}
+	CHECK(screen_there(&s, "main", true, 10000));
+	struct running r;
+	const char *label = dmabuf ? "stalled compositor with linux-dmabuf" : "stalled compositor";
+	if (start(&r, &s, &specs[0], 7)) {
+		CHECK(dmab_ts_sync_go(&r.g.sync, CMD_FLIP) == 0);
+		sleep_ms(3000);
+		uint64_t flips = 0, longest = 0;
+		if (stop_flips(&r, &flips, &longest))
+			fprintf(stderr, "%s: %" PRIu64 " flips in 3 s, the longest %" PRIu64 " ms\n",
+				label, flips, longest);
+		CHECK(flips >= 10 && longest < 3000);
+		CHECK(dmab_ts_log_count(&s, "no answer from the compositor") == 1);
+		CHECK(screen_value(&s, "main", "discarded") > 0);
+		char display[160];
+		how_shown(&s, r.domid, display, sizeof(display));
+		fprintf(stderr, "%s: shown %s\n", label, display);
+		if (dmabuf)
+			CHECK(dmab_ts_log_count(&s, "does not release the dma-bufs") == 1);
+
+		/* The window closed: its screen goes, the guest flips on, the window opens again. */
+		CHECK(dmab_ts_sync_go(&r.g.sync, CMD_FLIP) == 0);
+		sleep_ms(300);
+		kill(w.pid, SIGUSR1);
+		CHECK(screen_there(&s, "main", false, 3000));
+		CHECK(dmab_ts_log_count(&s, "window main was closed") == 1);
+		CHECK(screen_there(&s, "main", true, 5000));
+		sleep_ms(500);
+		if (stop_flips(&r, &flips, &longest))
+			fprintf(stderr, "%s, window closed and opened again: %" PRIu64 " flips, the "
+				"longest %" PRIu64 " ms\n", label, flips, longest);
+		CHECK(flips >= 5 && longest < 3000);
+		/* Its buffers go, whatever the compositor still holds. */
+		uint64_t t = dmab_ts_now_ms();
+		finish(&r);
+		fprintf(stderr, "%s: the guest ended in %" PRIu64 " ms\n", label,
+			dmab_ts_now_ms() - t);
+	}
+	CHECK(dmab_ts_log_count(&s, "lost the compositor") == 0);
+	if (failures) {
+		dmab_ts_dump_log(&s);
+		weston_dump_log(&w);
+	}
+	CHECK(dmab_ts_stop(&s) == 0);
+	weston_cleanup(&w);
+}
+
 int main(int argc, char **argv)
 {
 	if (!find_program("weston", weston_bin, sizeof(weston_bin)) ||
@@ -623,5 +716,9 @@ int main(int argc, char **argv)
 		test_frame_callbacks();
 	if (!only || !strcmp(only, "ivi"))
 		test_ivi();
+	if (!only || !strcmp(only, "stall"))
+		test_stall(false);
+	if (!only || !strcmp(only, "stall-dmabuf"))
+		test_stall(true);
 	return failures ? 1 : 0;
 }
