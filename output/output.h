@@ -110,7 +110,11 @@ struct dmab_layer {
 	struct dmab_view *view;         /* NULL for a composition target */
 	struct dmab_ofb *fb;
 	struct dmab_rect src;           /* in fb */
-	struct dmab_rect dst;           /* on the screen, same size as src, inside the screen */
+	/*
+	 * On the screen, inside it: the size of src, or another where the
+	 * view is scaled (its place gives it another size than its own).
+	 */
+	struct dmab_rect dst;
 	/*
 	 * Set by a backend's commit for a layer it composed rather than showed
 	 * directly: why (a static string); NULL when shown directly.
@@ -124,6 +128,8 @@ struct dmab_view_place {
 	int32_t x, y;
 	int32_t z;              /* higher is in front; equal z: the newer view in front */
 	bool visible;
+	/* Its size on the screen, its content scaled to it; 0: the view's own size. */
+	uint32_t width, height;
 };
 
 /** Sent with a view's events.present. */

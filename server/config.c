@@ -340,6 +340,13 @@ static bool place_key(struct dmab_config_place *p, const char *name, const char 
 	}
 	if (!strcmp(name, "z"))
 		return parse_i32(value, &p->z);
+	if (!strcmp(name, "width") || !strcmp(name, "height")) {
+		uint64_t v;
+		if (!parse_u64(value, 16384, &v) || v == 0)
+			return false;
+		*(!strcmp(name, "width") ? &p->width : &p->height) = (uint32_t)v;
+		return true;
+	}
 	if (!strcmp(name, "visible"))
 		return parse_bool(value, &p->visible);
 	return false;

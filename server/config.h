@@ -58,6 +58,7 @@ struct dmab_config_place {
 	int32_t x, y, z;
 	bool visible;
 	bool has_position;              /* x and y were given */
+	uint32_t width, height;         /* its size on the screen, scaled; 0: the connector's */
 };
 
 struct dmab_config {

@@ -37,7 +37,7 @@ const char *wayland_shm_why(enum wayland_shm_reason why)
 	case SHM_FAILED:
 		return "copied into wl_shm: the compositor refused its dma-buf";
 	case SHM_CROP:
-		return "copied into wl_shm: a part of it is shown, and there is no wp_viewporter";
+		return "copied into wl_shm: it is cropped or scaled, and there is no wp_viewporter";
 	case SHM_HELD:
 		return "copied into wl_shm: the compositor has not released the dma-bufs it was given";
 	case SHM_REASONS:

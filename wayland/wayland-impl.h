@@ -120,6 +120,7 @@ struct wayland_slot {
 	struct wl_subsurface *subsurface;
 	struct wp_viewport *viewport;
 	bool cropped;                   /* the viewport has a source set */
+	bool scaled;                    /* the viewport has a destination set */
 	bool mapped;
 	/* dma-buf wl_buffers attached here that the compositor has not released. */
 	unsigned int held;

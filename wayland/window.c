@@ -81,13 +81,20 @@ static struct wayland_slot *slot_get(struct wayland_window *w, size_t i)
 	return slot;
 }
 
-/* pixman reads the layer; alpha kept where the format has it, for the compositor to blend. */
+/*
+ * pixman reads the layer into a wl_shm buffer: at its own size where the
+ * compositor scales (wp_viewporter), else scaled here to its size on the
+ * screen. Alpha is kept where the format has it, for the compositor to
+ * blend.
+ */
 static bool copy_layer(struct wayland_window *w, struct wayland_slot *slot,
 		const struct dmab_layer *l, struct wl_buffer **buffer)
 {
 	struct dmab_ofb *fb = l->fb;
 	bool alpha = PIXMAN_FORMAT_A(dmab_pixman_format(fb->fourcc)) > 0;
-	struct wayland_shm *shm = wayland_shm_acquire(w->conn, slot, l->src.width, l->src.height,
+	uint32_t width = slot->viewport ? l->src.width : l->dst.width;
+	uint32_t height = slot->viewport ? l->src.height : l->dst.height;
+	struct wayland_shm *shm = wayland_shm_acquire(w->conn, slot, width, height,
 		alpha ? WL_SHM_FORMAT_ARGB8888 : WL_SHM_FORMAT_XRGB8888);
 	if (!shm) {
 		if (!slot->shm_exhausted_logged)
@@ -96,36 +103,44 @@ static bool copy_layer(struct wayland_window *w, struct wayland_slot *slot,
 		slot->shm_exhausted_logged = true;
 		return false;
 	}
+	struct dmab_layer into = *l;
+	into.dst = (struct dmab_rect){ 0, 0, width, height };
 	dmab_obuf_begin_cpu_read(fb->buffer);
 	pixman_image_t *src = dmab_ofb_read_image(fb);
 	if (src)
-		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, shm->image, l->src.x, l->src.y,
-			0, 0, 0, 0, (int32_t)l->src.width, (int32_t)l->src.height);
+		dmab_compose_image(shm->image, src, &into, PIXMAN_OP_SRC);
 	dmab_obuf_end_cpu_read(fb->buffer);
 	if (!src)
 		return false;
-	w->base.copied += (uint64_t)l->src.width * l->src.height * 4;
+	w->base.copied += (uint64_t)width * height * 4;
 	shm->busy = true;
 	*buffer = shm->buffer;
 	return true;
 }
 
-static void set_crop(struct wayland_slot *slot, const struct dmab_layer *l, bool crop)
+/*
+ * What the subsurface shows of its buffer (src, NULL: all of it) and at
+ * which size (the buffer's when 0): the viewport says so where either is
+ * not the buffer's own.
+ */
+static void set_viewport(struct wayland_slot *slot, const struct dmab_rect *src,
+		uint32_t width, uint32_t height)
 {
 	if (!slot->viewport)
 		return;
-	if (crop) {
-		wp_viewport_set_source(slot->viewport, wl_fixed_from_int(l->src.x),
-			wl_fixed_from_int(l->src.y), wl_fixed_from_int((int)l->src.width),
-			wl_fixed_from_int((int)l->src.height));
-		wp_viewport_set_destination(slot->viewport, (int32_t)l->src.width,
-			(int32_t)l->src.height);
-	} else if (slot->cropped) {
+	if (src)
+		wp_viewport_set_source(slot->viewport, wl_fixed_from_int(src->x),
+			wl_fixed_from_int(src->y), wl_fixed_from_int((int)src->width),
+			wl_fixed_from_int((int)src->height));
+	else if (slot->cropped)
 		wp_viewport_set_source(slot->viewport, wl_fixed_from_int(-1), wl_fixed_from_int(-1),
 			wl_fixed_from_int(-1), wl_fixed_from_int(-1));
+	if (width)
+		wp_viewport_set_destination(slot->viewport, (int32_t)width, (int32_t)height);
+	else if (slot->scaled)
 		wp_viewport_set_destination(slot->viewport, -1, -1);
-	}
-	slot->cropped = crop;
+	slot->cropped = src != NULL;
+	slot->scaled = width != 0;
 }
 
 /* One layer onto its subsurface: the dma-buf itself where the compositor took it, else a copy. */
@@ -138,9 +153,10 @@ static void show_layer(struct wayland_window *w, struct wayland_slot *slot, stru
 	struct dmab_ofb *fb = l->fb;
 	bool whole = l->src.x == 0 && l->src.y == 0 && l->src.width == fb->width &&
 		l->src.height == fb->height;
+	bool scaled = l->src.width != l->dst.width || l->src.height != l->dst.height;
 	enum wayland_shm_reason why = SHM_CROP;
 	struct wl_buffer *buffer = wayland_fb_buffer(conn, fb, &why);
-	if (buffer && !whole && !slot->viewport) {
+	if (buffer && (!whole || scaled) && !slot->viewport) {
 		why = SHM_CROP;
 		buffer = NULL;
 	}
@@ -158,7 +174,9 @@ static void show_layer(struct wayland_window *w, struct wayland_slot *slot, stru
 		conn->logged[SHM_HELD] = true;
 	}
 	if (buffer) {
-		set_crop(slot, l, !whole);
+		/* The compositor crops and scales: wp_viewporter. */
+		set_viewport(slot, whole ? NULL : &l->src, scaled || !whole ? l->dst.width : 0,
+			l->dst.height);
 		l->composed = NULL;
 		wl_surface_attach(slot->surface, buffer, 0, 0);
 		wayland_fb_attached(conn, fb, slot);
@@ -170,7 +188,8 @@ static void show_layer(struct wayland_window *w, struct wayland_slot *slot, stru
 				return;
 			buffer = NULL;
 		}
-		set_crop(slot, l, false);
+		/* The copy is of src: scaled by the compositor where it can. */
+		set_viewport(slot, NULL, scaled && slot->viewport ? l->dst.width : 0, l->dst.height);
 		wl_surface_attach(slot->surface, buffer, 0, 0);
 	}
 	slot->mapped = buffer != NULL;

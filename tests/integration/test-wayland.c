@@ -227,7 +227,18 @@ struct guest {
 	struct dmab_ts_sync sync;
 	const struct gspec *spec;
 	uint32_t picture;
+	bool blocks;            /* blocks_pixel() rather than the harness's pattern */
 };
+
+/* Frame f as solid 16x16 blocks: a picture that scaling leaves alone inside each block. */
+static uint32_t blocks_pixel(uint32_t f, uint32_t x, uint32_t y)
+{
+	uint32_t h = ((x / 16) * 0x9e3779b1u) ^ ((y / 16) * 0x85ebca77u) ^ ((f + 1) * 0xc2b2ae3du);
+	h ^= h >> 13;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 16;
+	return 0xff000000u | (h & 0xffffff);
+}
 
 enum { CMD_FLIP = 1, CMD_STOP, CMD_END };
 
@@ -261,8 +272,14 @@ static int guest_main(void *data)
 	for (int i = 0; i < 2; i++) {
 		GUEST_CHECK(dmab_client_buffer_create(client, sp->width, sp->height,
 			DRM_FORMAT_XRGB8888, &b[i]) == 0);
-		dmab_ts_fill(dmab_client_buffer_data(b[i]), dmab_client_buffer_stride(b[i]),
-			sp->width, sp->height, g->picture);
+		uint8_t *pixels = dmab_client_buffer_data(b[i]);
+		uint32_t stride = dmab_client_buffer_stride(b[i]);
+		dmab_ts_fill(pixels, stride, sp->width, sp->height, g->picture);
+		for (uint32_t y = 0; y < sp->height && g->blocks; y++) {
+			uint32_t *row = (uint32_t *)(void *)(pixels + (size_t)y * stride);
+			for (uint32_t x = 0; x < sp->width; x++)
+				row[x] = blocks_pixel(g->picture, x, y);
+		}
 	}
 	GUEST_CHECK(dmab_client_set_config(client, 0, b[0], 0, 0) == 0);
 	uint32_t cmd;
@@ -296,7 +313,8 @@ struct running {
 static bool start(struct running *r, struct dmab_test_server *s, const struct gspec *spec,
 		uint32_t picture)
 {
-	r->g = (struct guest){ .server = s, .spec = spec, .picture = picture };
+	bool blocks = r->g.blocks;
+	r->g = (struct guest){ .server = s, .spec = spec, .picture = picture, .blocks = blocks };
 	if (dmab_ts_sync_open(&r->g.sync))
 		return false;
 	r->pid = dmab_ts_guest(guest_main, &r->g);
@@ -472,7 +490,7 @@ static void test_desktop(void)
 		return;
 	}
 	CHECK(screen_there(&s, "desk", true, 10000));
-	struct running r[2];
+	struct running r[2] = { 0 };
 	uint32_t pictures[2] = { 5, 9 };
 	bool up = start(&r[0], &s, &specs[0], pictures[0]);
 	up = up && start(&r[1], &s, &specs[1], pictures[1]);
@@ -553,7 +571,7 @@ static void test_frame_callbacks(void)
 	}
 	CHECK(screen_there(&s, "desk", true, 10000));
 	CHECK(dmab_ts_log_count(&s, "frame callbacks") == 1);
-	struct running r;
+	struct running r = { 0 };
 	uint32_t picture = 21;
 	if (start(&r, &s, &specs[0], picture)) {
 		struct scene sc = { specs, &picture, 1 };
@@ -604,7 +622,7 @@ static void test_ivi(void)
 	CHECK(screen_there(&s, "cluster", true, 10000));
 	CHECK(dmab_ts_log_count(&s, "ivi_application") == 1);
 	CHECK(dmab_ts_log_count(&s, "window cluster is ivi surface 4242") == 1);
-	struct running r;
+	struct running r = { 0 };
 	if (start(&r, &s, &specs[0], 3)) {
 		CHECK(dmab_ts_sync_go(&r.g.sync, CMD_FLIP) == 0);
 		sleep_ms(3000);
@@ -618,6 +636,121 @@ static void test_ivi(void)
 	}
 	/* The compositor accepted the id: the connection lived through it all. */
 	CHECK(dmab_ts_log_count(&s, "lost the compositor") == 0);
+	if (failures) {
+		dmab_ts_dump_log(&s);
+		weston_dump_log(&w);
+	}
+	CHECK(dmab_ts_stop(&s) == 0);
+	weston_cleanup(&w);
+}
+
+static int channel_diff(uint32_t a, uint32_t b)
+{
+	int d = 0;
+	for (int shift = 0; shift < 24; shift += 8) {
+		int x = (int)((a >> shift) & 0xff) - (int)((b >> shift) & 0xff);
+		if (x < 0)
+			x = -x;
+		if (x > d)
+			d = x;
+	}
+	return d;
+}
+
+/*
+ * Frame f of blocks_pixel() (w x h) scaled 2x from 0,0: inside each block
+ * (away from its edges, where filters blend neighbours) the screen shows
+ * the block's colour. The pixels checked go to *checked.
+ */
+static uint64_t check_scaled(const uint8_t *rgba, uint32_t width, uint32_t w, uint32_t h,
+		uint32_t f, uint64_t *checked, bool report)
+{
+	uint64_t bad = 0;
+	*checked = 0;
+	for (uint32_t sy = 0; sy < 2 * h; sy++) {
+		for (uint32_t sx = 0; sx < 2 * w; sx++) {
+			if (sx % 32 < 2 || sx % 32 > 29 || sy % 32 < 2 || sy % 32 > 29)
+				continue;
+			uint32_t want = blocks_pixel(f, sx / 2, sy / 2);
+			const uint8_t *p = rgba + ((size_t)sy * width + sx) * 4;
+			uint32_t got = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+			(*checked)++;
+			if (channel_diff(got, want) > 1) {
+				if (!bad && report)
+					fprintf(stderr, "scaled at %u,%u: 0x%06x, expected 0x%06x\n", sx, sy,
+						got, want & 0xffffff);
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+/*
+ * A connector whose place gives it twice its size: the compositor scales
+ * it (wp_viewporter), and dmabridged's own screenshot of the screen draws
+ * it scaled the same way.
+ */
+static void test_scaled(void)
+{
+	struct weston w = { 0 };
+	if (!weston_start(&w, "desktop")) {
+		failures++;
+		weston_cleanup(&w);
+		return;
+	}
+	char config[1024];
+	snprintf(config, sizeof(config), "[server]\noutput = wayland\n[wayland]\ndisplay = %s\n"
+		"[window.desk]\nwidth = 640\nheight = 480\nfullscreen = yes\n"
+		"[connector.w0]\nscreen = desk\nx = 0\ny = 0\nwidth = 640\nheight = 480\n",
+		w.socket);
+	struct dmab_test_server s;
+	if (dmab_ts_start(&s, config, NULL)) {
+		failures++;
+		weston_cleanup(&w);
+		return;
+	}
+	CHECK(screen_there(&s, "desk", true, 10000));
+	struct running r = { 0 };
+	uint32_t picture = 12;
+	r.g.blocks = true;
+	if (start(&r, &s, &specs[0], picture)) {
+		uint64_t bad = UINT64_MAX, checked = 0, until = dmab_ts_now_ms() + SHOW_MS;
+		do {
+			uint8_t *rgba = NULL;
+			uint32_t width = 0, height = 0;
+			if (weston_shot(&w, &rgba, &width, &height) == 0 && width == WIDTH &&
+					height == HEIGHT)
+				bad = check_scaled(rgba, width, 320, 240, picture, &checked,
+					dmab_ts_now_ms() > until);
+			free(rgba);
+			if (bad)
+				sleep_ms(200);
+		} while (bad && dmab_ts_now_ms() <= until);
+		fprintf(stderr, "scaled 2x by the compositor: %" PRIu64 " of %" PRIu64 " pixels "
+			"wrong\n", bad, checked);
+		CHECK(bad == 0 && checked > 640 * 480 / 2);
+
+		uint8_t *rgba = NULL;
+		uint32_t width = 0, height = 0;
+		CHECK(dmab_ts_screenshot(&s, "screen:desk", &rgba, &width, &height) == 0);
+		if (rgba && width == WIDTH && height == HEIGHT) {
+			bad = check_scaled(rgba, width, 320, 240, picture, &checked, true);
+			fprintf(stderr, "scaled 2x in dmabridged's screenshot: %" PRIu64 " of %" PRIu64
+				" pixels wrong\n", bad, checked);
+			CHECK(bad == 0 && checked > 640 * 480 / 2);
+		}
+		free(rgba);
+		json_object *g = dmab_ts_guest_status(&s, (unsigned int)r.domid, 0);
+		json_object *conns = get(g, "connectors");
+		json_object *c = conns ? json_object_array_get_idx(conns, 0) : NULL;
+		json_object *place = get(c, "place");
+		CHECK(place && json_object_get_int64(get(place, "width")) == 640 &&
+			json_object_get_int64(get(place, "height")) == 480);
+		if (g)
+			json_object_put(g);
+		finish(&r);
+	}
 	if (failures) {
 		dmab_ts_dump_log(&s);
 		weston_dump_log(&w);
@@ -656,7 +789,7 @@ static void test_stall(bool dmabuf)
 		return;
 	}
 	CHECK(screen_there(&s, "main", true, 10000));
-	struct running r;
+	struct running r = { 0 };
 	const char *label = dmabuf ? "stalled compositor with linux-dmabuf" : "stalled compositor";
 	if (start(&r, &s, &specs[0], 7)) {
 		CHECK(dmab_ts_sync_go(&r.g.sync, CMD_FLIP) == 0);
@@ -716,6 +849,8 @@ int main(int argc, char **argv)
 		test_frame_callbacks();
 	if (!only || !strcmp(only, "ivi"))
 		test_ivi();
+	if (!only || !strcmp(only, "scaled"))
+		test_scaled();
 	if (!only || !strcmp(only, "stall"))
 		test_stall(false);
 	if (!only || !strcmp(only, "stall-dmabuf"))
