@@ -65,21 +65,25 @@ struct weston {
 	char socket[128];
 };
 
-static bool compositor_start(struct weston *w, const char *shell, bool stall, bool dmabuf);
+enum dmabuf_mode { NO_DMABUF, DMABUF_TAKEN, DMABUF_REFUSED };
+
+static bool compositor_start(struct weston *w, const char *shell, bool stall,
+		enum dmabuf_mode dmabuf);
 
 /* Weston, headless and pixman, on its own socket; shell: "desktop" or "ivi". */
 static bool weston_start(struct weston *w, const char *shell)
 {
-	return compositor_start(w, shell, false, false);
+	return compositor_start(w, shell, false, NO_DMABUF);
 }
 
 /* The compositor that never answers (wl-stall), with linux-dmabuf or not. */
-static bool stall_start(struct weston *w, bool dmabuf)
+static bool stall_start(struct weston *w, enum dmabuf_mode dmabuf)
 {
 	return compositor_start(w, NULL, true, dmabuf);
 }
 
-static bool compositor_start(struct weston *w, const char *shell, bool stall, bool dmabuf)
+static bool compositor_start(struct weston *w, const char *shell, bool stall,
+		enum dmabuf_mode dmabuf)
 {
 	if (!w->dir[0]) {
 		snprintf(w->dir, sizeof(w->dir), "/tmp/dmab-weston-XXXXXX");
@@ -106,7 +110,8 @@ static bool compositor_start(struct weston *w, const char *shell, bool stall, bo
 		unsetenv("DISPLAY");
 		const char *stall_bin = getenv("DMAB_WL_STALL");
 		if (stall && stall_bin)
-			execl(stall_bin, stall_bin, "wl-dmab", dmabuf ? "--dmabuf" : NULL, (char *)NULL);
+			execl(stall_bin, stall_bin, "wl-dmab", dmabuf == DMABUF_TAKEN ? "--dmabuf" :
+				dmabuf == DMABUF_REFUSED ? "--dmabuf-refuse" : NULL, (char *)NULL);
 		if (stall)
 			_exit(127);
 		/* --debug: the screenshooter is for any client. */
@@ -459,7 +464,7 @@ static uint64_t shot_scene(const struct weston *w, const struct scene *sc)
 static const char desktop_config[] =
 	"[server]\noutput = wayland\n"
 	"[wayland]\ndisplay = %s\n%s"
-	"[window.desk]\nwidth = 640\nheight = 480\nfullscreen = yes\n"
+	"[window.desk]\nwidth = 640\nheight = 480\nfullscreen = yes\nwl-output = headless\n"
 	"[connector.w0]\nscreen = desk\nx = 10\ny = 20\nz = 1\n"
 	"[connector.w1]\nscreen = desk\nx = 250\ny = 200\nz = 2\n";
 
@@ -490,6 +495,8 @@ static void test_desktop(void)
 		return;
 	}
 	CHECK(screen_there(&s, "desk", true, 10000));
+	/* Fullscreen on Weston's output by its name (xdg-output's: wl_output 3 has none). */
+	CHECK(dmab_ts_log_count(&s, "no output named") == 0);
 	struct running r[2] = { 0 };
 	uint32_t pictures[2] = { 5, 9 };
 	bool up = start(&r[0], &s, &specs[0], pictures[0]);
@@ -767,7 +774,7 @@ static void test_scaled(void)
  * path runs out. Then the compositor closes the window: the screen goes,
  * the guest flips on, and the window opens again.
  */
-static void test_stall(bool dmabuf)
+static void test_stall(enum dmabuf_mode dmabuf)
 {
 	if (!getenv("DMAB_WL_STALL")) {
 		fprintf(stderr, "DMAB_WL_STALL is not set: skipped\n");
@@ -790,7 +797,9 @@ static void test_stall(bool dmabuf)
 	}
 	CHECK(screen_there(&s, "main", true, 10000));
 	struct running r = { 0 };
-	const char *label = dmabuf ? "stalled compositor with linux-dmabuf" : "stalled compositor";
+	const char *label = dmabuf == DMABUF_TAKEN ? "stalled compositor with linux-dmabuf" :
+		dmabuf == DMABUF_REFUSED ? "stalled compositor refusing dma-bufs" :
+		"stalled compositor";
 	if (start(&r, &s, &specs[0], 7)) {
 		CHECK(dmab_ts_sync_go(&r.g.sync, CMD_FLIP) == 0);
 		sleep_ms(3000);
@@ -804,8 +813,13 @@ static void test_stall(bool dmabuf)
 		char display[160];
 		how_shown(&s, r.domid, display, sizeof(display));
 		fprintf(stderr, "%s: shown %s\n", label, display);
-		if (dmabuf)
+		if (dmabuf == DMABUF_TAKEN)
 			CHECK(dmab_ts_log_count(&s, "does not release the dma-bufs") == 1);
+		/* Refused: that buffer is copied into wl_shm, said once, and shown in status. */
+		if (dmabuf == DMABUF_REFUSED) {
+			CHECK(dmab_ts_log_count(&s, "the compositor refused a") == 1);
+			CHECK(strstr(display, "refused its dma-buf") != NULL);
+		}
 
 		/* The window closed: its screen goes, the guest flips on, the window opens again. */
 		CHECK(dmab_ts_sync_go(&r.g.sync, CMD_FLIP) == 0);
@@ -852,8 +866,10 @@ int main(int argc, char **argv)
 	if (!only || !strcmp(only, "scaled"))
 		test_scaled();
 	if (!only || !strcmp(only, "stall"))
-		test_stall(false);
+		test_stall(NO_DMABUF);
 	if (!only || !strcmp(only, "stall-dmabuf"))
-		test_stall(true);
+		test_stall(DMABUF_TAKEN);
+	if (!only || !strcmp(only, "stall-dmabuf-refused"))
+		test_stall(DMABUF_REFUSED);
 	return failures ? 1 : 0;
 }

@@ -3,11 +3,12 @@
  * A compositor that takes everything and answers nothing: it offers what
  * dmabridged's Wayland output needs (wl_compositor, wl_subcompositor,
  * wl_shm, xdg_wm_base, wp_presentation, wp_viewporter and, with
- * --dmabuf, zwp_linux_dmabuf_v1 taking any buffer), configures windows,
+ * --dmabuf, zwp_linux_dmabuf_v1 taking any buffer, or with
+ * --dmabuf-refuse, refusing every one), configures windows,
  * and then never sends a frame callback, a presentation feedback or a
  * wl_buffer.release. SIGUSR1 closes every window (xdg_toplevel.close).
  *
- *   wl-stall SOCKET-NAME [--dmabuf]     (the socket in $XDG_RUNTIME_DIR)
+ *   wl-stall SOCKET-NAME [--dmabuf|--dmabuf-refuse]   (the socket in $XDG_RUNTIME_DIR)
  *
  * Requests are taken by one generic dispatcher: objects are made as the
  * protocol's descriptions say, descriptors passed are closed, destructors
@@ -37,7 +38,8 @@ struct window {
 
 static struct wl_list windows;
 static struct wl_display *display;
-static unsigned long commits, buffers;
+static unsigned long commits, buffers, refused;
+static bool refuse;
 
 static struct window *window_of_surface(struct wl_resource *surface)
 {
@@ -151,11 +153,14 @@ static int dispatch(const void *impl, void *target, uint32_t opcode,
 			w->configured = true;
 		}
 	} else if (!strcmp(cls, "zwp_linux_buffer_params_v1") && !strcmp(msg->name, "create")) {
-		/* Any buffer is taken: dmabridged shows it directly and locks it. */
-		struct wl_resource *b = make(client, &wl_buffer_interface, 1, 0);
+		/* Any buffer is taken (dmabridged shows it directly and locks it), or none. */
+		struct wl_resource *b = refuse ? NULL : make(client, &wl_buffer_interface, 1, 0);
 		if (b) {
 			buffers++;
 			wl_resource_post_event(res, ZWP_LINUX_BUFFER_PARAMS_V1_CREATED, b);
+		} else if (refuse) {
+			refused++;
+			wl_resource_post_event(res, ZWP_LINUX_BUFFER_PARAMS_V1_FAILED);
 		}
 	}
 	if (!strcmp(msg->name, "destroy") || !strcmp(msg->name, "release"))
@@ -205,10 +210,11 @@ static int handle_term(int sig, void *data)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: wl-stall SOCKET-NAME [--dmabuf]\n");
+		fprintf(stderr, "usage: wl-stall SOCKET-NAME [--dmabuf|--dmabuf-refuse]\n");
 		return 2;
 	}
-	bool dmabuf = argc > 2 && !strcmp(argv[2], "--dmabuf");
+	refuse = argc > 2 && !strcmp(argv[2], "--dmabuf-refuse");
+	bool dmabuf = refuse || (argc > 2 && !strcmp(argv[2], "--dmabuf"));
 	wl_list_init(&windows);
 	display = wl_display_create();
 	if (!display || wl_display_add_socket(display, argv[1])) {
@@ -234,8 +240,8 @@ int main(int argc, char **argv)
 	wl_event_loop_add_signal(loop, SIGINT, handle_term, NULL);
 	fprintf(stderr, "wl-stall: listening on %s%s\n", argv[1], dmabuf ? ", linux-dmabuf" : "");
 	wl_display_run(display);
-	fprintf(stderr, "wl-stall: %lu commits, %lu dma-buf buffers taken, none released\n",
-		commits, buffers);
+	fprintf(stderr, "wl-stall: %lu commits, %lu dma-buf buffers taken (none released), "
+		"%lu refused\n", commits, buffers, refused);
 	wl_display_destroy_clients(display);
 	wl_display_destroy(display);
 	struct window *w, *tmp;
