@@ -155,10 +155,21 @@ void dmab_screen_set_mode(struct dmab_screen *screen, uint32_t width, uint32_t h
 /** Commit at the next frame even if no view changed (the backend has something to add). */
 void dmab_screen_damage(struct dmab_screen *screen);
 
-/** For backends with schedule_frame: now is the time to commit. */
+/**
+ * For backends with schedule_frame: now is the time to commit. With a
+ * repaint window, a frame some views are not in yet goes when the window
+ * opens (before the refresh after the last present) rather than now.
+ */
 void dmab_screen_frame(struct dmab_screen *screen);
 
 /** The last commit is on screen since when_ns (CLOCK_MONOTONIC). */
 void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns);
+
+/**
+ * The last commit will never be on screen (a compositor discarded it, or
+ * did not answer in time): its views' frames complete, not shown, and
+ * the next frame may go out.
+ */
+void dmab_screen_discarded(struct dmab_screen *screen, uint64_t when_ns);
 
 #endif

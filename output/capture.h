@@ -23,7 +23,7 @@ struct dmab_capture_layer {
 	size_t size;            /* octets of the buffer, mappable from offset 0 */
 	uint32_t offset, stride, fourcc;        /* the framebuffer in it */
 	struct dmab_rect src;   /* the part of the framebuffer shown */
-	struct dmab_rect dst;   /* where, on the canvas: same size, inside it */
+	struct dmab_rect dst;   /* where, on the canvas, inside it: scaled where the size differs */
 	void *user;             /* the view's data: for the caller, and only now */
 	struct dmab_ofb *fb;    /* for the caller on the loop, and only now */
 	/* The importer's read-only mapping of the buffer (fd unmappable), or NULL. */

@@ -20,6 +20,13 @@ size_t dmab_compose(pixman_image_t *target, const struct dmab_layer *layers, siz
 		bool clear);
 
 /** Bracket CPU reads of buf (dma-buf cache coherency); no-ops for other memory. */
+/**
+ * Draw src, the image of l's framebuffer, into target as l says (src onto
+ * dst, scaled where their sizes differ) with op.
+ */
+void dmab_compose_image(pixman_image_t *target, pixman_image_t *src,
+		const struct dmab_layer *l, pixman_op_t op);
+
 void dmab_obuf_begin_cpu_read(struct dmab_obuf *buf);
 void dmab_obuf_end_cpu_read(struct dmab_obuf *buf);
 

@@ -114,7 +114,11 @@ struct dmab_layer {
 	struct dmab_view *view;         /* NULL for a composition target */
 	struct dmab_ofb *fb;
 	struct dmab_rect src;           /* in fb */
-	struct dmab_rect dst;           /* on the screen, same size as src, inside the screen */
+	/*
+	 * On the screen, inside it: the size of src, or another where the
+	 * view is scaled (its place gives it another size than its own).
+	 */
+	struct dmab_rect dst;
 	/*
 	 * Set by a backend's commit for a layer it composed rather than showed
 	 * directly: why (a static string); NULL when shown directly.
@@ -128,6 +132,8 @@ struct dmab_view_place {
 	int32_t x, y;
 	int32_t z;              /* higher is in front; equal z: the newer view in front */
 	bool visible;
+	/* Its size on the screen, its content scaled to it; 0: the view's own size. */
+	uint32_t width, height;
 };
 
 /** Sent with a view's events.present. */
@@ -215,6 +221,8 @@ struct dmab_screen {
 	uint64_t commits;               /* frames committed */
 	uint64_t composed;              /* of which composed by the output layer */
 	uint64_t failed;                /* frames the backend refused even composed */
+	uint64_t discarded;             /* frames the display never showed */
+	uint64_t copied;                /* octets the backend copied to show layers (wl_shm) */
 	struct {
 		struct wl_signal destroy;
 	} events;

@@ -230,7 +230,15 @@ void dmab_screen_set_repaint_window(struct dmab_screen *screen, uint64_t window_
 void dmab_screen_frame(struct dmab_screen *screen)
 {
 	screen->frame_requested = false;
-	run_frame(screen);
+	/* The backend's time to commit: still, views late for it may be waited for a little. */
+	uint64_t delay = frame_delay_ms(screen);
+	if (delay && screen->frame_timer && !screen->frame_timer_armed) {
+		wl_event_source_timer_update(screen->frame_timer, (int)delay);
+		screen->frame_timer_armed = true;
+		return;
+	}
+	if (!screen->frame_timer_armed)
+		run_frame(screen);
 }
 
 struct on_screen {
@@ -272,30 +280,60 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* a * num / den, rounded down, in 128 bits where it is a scale; exact when num == den. */
+static int64_t muldiv(int64_t a, int64_t num, int64_t den)
+{
+	if (num == den)
+		return a;
+	__extension__ typedef __int128 wide;
+	wide p = (wide)a * num;
+	wide q = p / den;
+	if (p % den && (p < 0) != (den < 0))
+		q--;
+	return (int64_t)q;
+}
+
 /*
- * A view's content as a layer: clipped to the view and to the screen, in
- * 64 bits (positions go to the ends of int32). false when nothing is left.
+ * A view's content as a layer: clipped to the view, scaled from the view's
+ * size (its content's space) to dw x dh at vx, vy, and clipped to the
+ * screen (width x height), in 64 bits (positions go to the ends of int32).
+ * Unscaled, every step is exact. false when nothing is left.
  */
 static bool clip(struct dmab_view *view, const struct dmab_view_content *c,
-		int64_t vx, int64_t vy, int64_t width, int64_t height, struct dmab_layer *layer)
+		int64_t vx, int64_t vy, int64_t dw, int64_t dh, int64_t width, int64_t height,
+		struct dmab_layer *layer)
 {
-	if (!c->fb)
+	if (!c->fb || !view->width || !view->height || dw <= 0 || dh <= 0)
 		return false;
-	int64_t x0 = vx + c->dx, y0 = vy + c->dy;
-	int64_t left = max64(max64(x0, vx), 0);
-	int64_t top = max64(max64(y0, vy), 0);
-	int64_t right = min64(min64(x0 + c->src.width, vx + view->width), width);
-	int64_t bottom = min64(min64(y0 + c->src.height, vy + view->height), height);
+	int64_t vw = view->width, vh = view->height;
+	/* In the view's own space: the content's part inside the view. */
+	int64_t cx0 = max64(c->dx, 0), cy0 = max64(c->dy, 0);
+	int64_t cx1 = min64((int64_t)c->dx + c->src.width, vw);
+	int64_t cy1 = min64((int64_t)c->dy + c->src.height, vh);
+	if (cx1 <= cx0 || cy1 <= cy0)
+		return false;
+	int64_t sx0 = c->src.x + (cx0 - c->dx), sy0 = c->src.y + (cy0 - c->dy);
+	int64_t sx1 = sx0 + (cx1 - cx0), sy1 = sy0 + (cy1 - cy0);
+	/* On the screen. */
+	int64_t x0 = vx + muldiv(cx0, dw, vw), x1 = vx + muldiv(cx1, dw, vw);
+	int64_t y0 = vy + muldiv(cy0, dh, vh), y1 = vy + muldiv(cy1, dh, vh);
+	int64_t left = max64(x0, 0), top = max64(y0, 0);
+	int64_t right = min64(x1, width), bottom = min64(y1, height);
 	if (right <= left || bottom <= top)
+		return false;
+	/* What the screen cut off, cut off the source in proportion. */
+	sx0 += muldiv(left - x0, vw, dw);
+	sy0 += muldiv(top - y0, vh, dh);
+	sx1 -= muldiv(x1 - right, vw, dw);
+	sy1 -= muldiv(y1 - bottom, vh, dh);
+	if (sx1 <= sx0 || sy1 <= sy0)
 		return false;
 	*layer = (struct dmab_layer){
 		.view = view,
 		.fb = c->fb,
 		.src = {
-			.x = (int32_t)(c->src.x + (left - x0)),
-			.y = (int32_t)(c->src.y + (top - y0)),
-			.width = (uint32_t)(right - left),
-			.height = (uint32_t)(bottom - top),
+			.x = (int32_t)sx0, .y = (int32_t)sy0,
+			.width = (uint32_t)(sx1 - sx0), .height = (uint32_t)(sy1 - sy0),
 		},
 		.dst = {
 			.x = (int32_t)left, .y = (int32_t)top,
@@ -308,7 +346,9 @@ static bool clip(struct dmab_view *view, const struct dmab_view_content *c,
 static bool layer_of(const struct dmab_screen *screen, struct dmab_view *view,
 		const struct dmab_view_content *c, struct dmab_layer *layer)
 {
-	return view->place.visible && clip(view, c, view->place.x, view->place.y,
+	int64_t dw = view->place.width ? view->place.width : view->width;
+	int64_t dh = view->place.height ? view->place.height : view->height;
+	return view->place.visible && clip(view, c, view->place.x, view->place.y, dw, dh,
 		screen->width, screen->height, layer);
 }
 
@@ -328,7 +368,8 @@ const char *dmab_view_how_shown(const struct dmab_view *view)
 
 bool dmab_view_current_layer(struct dmab_view *view, struct dmab_layer *layer)
 {
-	return clip(view, &view->current, 0, 0, view->width, view->height, layer);
+	return clip(view, &view->current, 0, 0, view->width, view->height, view->width,
+		view->height, layer);
 }
 
 static int build_state(struct dmab_screen *screen, bool current, struct dmab_layer **layers,
@@ -561,6 +602,21 @@ void dmab_screen_presented(struct dmab_screen *screen, uint64_t when_ns)
 	screen->target_current = screen->target_queued;
 	screen->target_queued = NULL;
 	dmab_view_complete(screen->output, screen, when_ns, true);
+	if (screen->frame_pending || screen->dirty ||
+			dmab_view_find(screen->output, changed, screen) ||
+			dmab_view_find(screen->output, wants_frame, screen))
+		dmab_screen_schedule_frame(screen);
+}
+
+void dmab_screen_discarded(struct dmab_screen *screen, uint64_t when_ns)
+{
+	if (!screen->in_flight)
+		return;
+	screen->in_flight = false;
+	screen->discarded++;
+	/* What showed before still does: the composition target queued is not read. */
+	target_release(&screen->target_queued);
+	dmab_view_complete(screen->output, screen, when_ns, false);
 	if (screen->frame_pending || screen->dirty ||
 			dmab_view_find(screen->output, changed, screen) ||
 			dmab_view_find(screen->output, wants_frame, screen))

@@ -266,6 +266,70 @@ static bool drm_key(struct dmab_drm_config *d, const char *name, const char *val
 	return false;
 }
 
+static bool wayland_key(struct dmab_wayland_config *w, const char *name, const char *value)
+{
+	if (!strcmp(name, "display"))
+		return copy_str(w->display, sizeof(w->display), value);
+	if (!strcmp(name, "repaint-window-ms")) {
+		uint64_t v;
+		if (!parse_u64(value, 100, &v) || v == 0)
+			return false;
+		w->repaint_window_us = (uint32_t)v * 1000;
+		return true;
+	}
+	if (!strcmp(name, "dmabuf") || !strcmp(name, "presentation")) {
+		bool on;
+		if (!parse_bool(value, &on))
+			return false;
+		*(!strcmp(name, "dmabuf") ? &w->no_dmabuf : &w->no_presentation) = !on;
+		return true;
+	}
+	return false;
+}
+
+static bool window_key(struct dmab_wayland_window_config *w, const char *name,
+		const char *value)
+{
+	uint64_t v;
+	if (!strcmp(name, "width") || !strcmp(name, "height")) {
+		if (!parse_u64(value, 16384, &v) || v == 0)
+			return false;
+		*(!strcmp(name, "width") ? &w->width : &w->height) = (uint32_t)v;
+		return true;
+	}
+	if (!strcmp(name, "title"))
+		return valid_id(value, sizeof(w->title) - 1, true) &&
+			copy_str(w->title, sizeof(w->title), value);
+	if (!strcmp(name, "fullscreen"))
+		return parse_bool(value, &w->fullscreen);
+	if (!strcmp(name, "wl-output"))
+		return copy_str(w->wl_output, sizeof(w->wl_output), value);
+	if (!strcmp(name, "ivi-id")) {
+		if (!parse_u64(value, UINT32_MAX, &v))
+			return false;
+		w->has_ivi_id = true;
+		w->ivi_id = (uint32_t)v;
+		return true;
+	}
+	return false;
+}
+
+static struct dmab_wayland_window_config *window_named(struct parse *p, const char *name)
+{
+	struct dmab_wayland_config *wl = &p->config->wayland;
+	for (unsigned int i = 0; i < wl->nwindows; i++) {
+		if (!strcmp(wl->windows[i].name, name))
+			return &wl->windows[i];
+	}
+	if (wl->nwindows == DMAB_WAYLAND_MAX_WINDOWS || !valid_id(name, DMAB_SCREEN_NAME_MAX,
+			false))
+		return NULL;
+	struct dmab_wayland_window_config *w = &wl->windows[wl->nwindows++];
+	*w = (struct dmab_wayland_window_config){ .width = 1280, .height = 720 };
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	return w;
+}
+
 static bool place_key(struct dmab_config_place *p, const char *name, const char *value)
 {
 	if (!strcmp(name, "unique-id"))
@@ -288,6 +352,13 @@ static bool place_key(struct dmab_config_place *p, const char *name, const char 
 	}
 	if (!strcmp(name, "z"))
 		return parse_i32(value, &p->z);
+	if (!strcmp(name, "width") || !strcmp(name, "height")) {
+		uint64_t v;
+		if (!parse_u64(value, 16384, &v) || v == 0)
+			return false;
+		*(!strcmp(name, "width") ? &p->width : &p->height) = (uint32_t)v;
+		return true;
+	}
 	if (!strcmp(name, "visible"))
 		return parse_bool(value, &p->visible);
 	return false;
@@ -359,6 +430,11 @@ static int handle_ini(void *user, const char *section, const char *name,
 		ok = limits_key(&c->limits, name, value);
 	} else if (!strcmp(section, "drm")) {
 		ok = drm_key(&c->drm, name, value);
+	} else if (!strcmp(section, "wayland")) {
+		ok = wayland_key(&c->wayland, name, value);
+	} else if (!strncmp(section, "window.", 7)) {
+		struct dmab_wayland_window_config *w = window_named(p, section + 7);
+		ok = w && window_key(w, name, value);
 	} else if (!strncmp(section, "screen.", 7)) {
 		struct dmab_headless_screen_config *s = screen_named(p, section + 7);
 		ok = s && screen_key(s, name, value);
@@ -432,13 +508,40 @@ int dmab_config_load(struct dmab_config *config, const char *path, char *err, si
 			}
 		}
 	}
-	/* Only headless screens are known now: a KMS output's come with its connectors. */
-	bool only_headless = config->noutputs == 1 && !strcmp(config->outputs[0], "headless");
-	for (unsigned int i = 0; i < config->nplaces && only_headless; i++) {
+	/*
+	 * Headless screens and Wayland windows are known now; a KMS output's
+	 * come with its connectors.
+	 */
+	bool headless = false, wayland = false, known = true;
+	for (unsigned int i = 0; i < config->noutputs; i++) {
+		headless = headless || !strcmp(config->outputs[i], "headless");
+		wayland = wayland || !strcmp(config->outputs[i], "wayland");
+		known = known && (!strcmp(config->outputs[i], "headless") ||
+			!strcmp(config->outputs[i], "wayland"));
+	}
+	if (wayland && config->wayland.nwindows == 0) {
+		/* One window by default, like the one headless screen. */
+		config->wayland.windows[0] = (struct dmab_wayland_window_config){
+			.name = "main", .width = 1280, .height = 720,
+		};
+		config->wayland.nwindows = 1;
+	}
+	for (unsigned int i = 0; i < config->wayland.nwindows && headless && wayland; i++) {
+		for (unsigned int j = 0; j < config->nscreens; j++) {
+			if (!strcmp(config->screens[j].name, config->wayland.windows[i].name)) {
+				snprintf(err, len, "%s: [window.%s] and [screen.%s] have the same name",
+					path, config->screens[j].name, config->screens[j].name);
+				return -EINVAL;
+			}
+		}
+	}
+	for (unsigned int i = 0; i < config->nplaces && known; i++) {
 		const char *screen = config->places[i].screen;
 		bool found = !screen[0];
-		for (unsigned int j = 0; j < config->nscreens && !found; j++)
+		for (unsigned int j = 0; j < config->nscreens && !found && headless; j++)
 			found = !strcmp(config->screens[j].name, screen);
+		for (unsigned int j = 0; j < config->wayland.nwindows && !found && wayland; j++)
+			found = !strcmp(config->wayland.windows[j].name, screen);
 		if (!found) {
 			snprintf(err, len, "%s: [connector.%s] names screen \"%s\", which is not configured",
 				path, config->places[i].label, screen);

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "drm/drm.h"
 #include "output/headless/headless.h"
+#include "wayland/wayland.h"
 
 #define DMAB_CONFIG_MAX_PLACES 64
 #define DMAB_MAX_SCREENS 8
@@ -57,6 +58,7 @@ struct dmab_config_place {
 	int32_t x, y, z;
 	bool visible;
 	bool has_position;              /* x and y were given */
+	uint32_t width, height;         /* its size on the screen, scaled; 0: the connector's */
 };
 
 struct dmab_config {
@@ -70,6 +72,7 @@ struct dmab_config {
 	struct dmab_headless_screen_config screens[DMAB_MAX_SCREENS];
 	unsigned int nscreens;
 	struct dmab_drm_config drm;
+	struct dmab_wayland_config wayland;     /* [wayland] and the [window.*] sections */
 	struct dmab_config_limits limits;
 	uint32_t release_timeout_ms;    /* waiting for a display to let go of a guest buffer */
 	struct dmab_config_place places[DMAB_CONFIG_MAX_PLACES];

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/pixman-format.h"
 #include "protocol/format.h"
+#include "output/compose.h"
 #include "server/control-shot.h"
 #include "output/capture.h"
 #include "server/pixels.h"
@@ -132,9 +133,29 @@ static int draw_layer(const struct dmab_capture *cap, const struct dmab_capture_
 	struct box shown = clip(dst, area);
 	if (empty(shown))
 		return 0;
+	uint32_t nrows = (uint32_t)(shown.y1 - shown.y0);
+	if (l->src.width != l->dst.width || l->src.height != l->dst.height) {
+		/*
+		 * Scaled: the whole part shown, drawn as the display scales it
+		 * (dmab_compose_image()), the band's rows of it.
+		 */
+		pixman_image_t *whole = dmab_pixels_image(m->map + l->offset +
+			(uint64_t)l->src.y * l->stride, (uint32_t)l->src.x + l->src.width,
+			l->src.height, l->stride, l->fourcc);
+		if (!whole)
+			return -ENOMEM;
+		struct dmab_layer layer = {
+			.src = { l->src.x, 0, l->src.width, l->src.height },
+			.dst = { l->dst.x, (int32_t)(dst.y0 - band_y), l->dst.width, l->dst.height },
+		};
+		/* pixman keeps to the band: the rows of other bands are left alone. */
+		dmab_compose_image(band, whole, &layer, cap->blend ? PIXMAN_OP_OVER :
+			PIXMAN_OP_SRC);
+		pixman_image_unref(whole);
+		return 0;
+	}
 	/* The frame's rows in this band, read where they are when pixman can. */
 	uint64_t row0 = (uint64_t)l->src.y + (uint64_t)(shown.y0 - dst.y0);
-	uint32_t nrows = (uint32_t)(shown.y1 - shown.y0);
 	pixman_image_t *src = dmab_pixels_image(m->map + l->offset + row0 * l->stride,
 		(uint32_t)l->src.x + l->src.width, nrows, l->stride, l->fourcc);
 	if (!src)

@@ -263,6 +263,11 @@ static json_object *placement_json(const struct dmab_server *server,
 	json_object_object_add(o, "y", json_object_new_int(p->y));
 	json_object_object_add(o, "z", json_object_new_int(p->z));
 	json_object_object_add(o, "visible", json_object_new_boolean(p->visible));
+	if (p->width) {
+		/* Scaled: its size on the screen. */
+		json_object_object_add(o, "width", json_object_new_int64(p->width));
+		json_object_object_add(o, "height", json_object_new_int64(p->height));
+	}
 	return o;
 }
 
@@ -292,6 +297,8 @@ static json_object *cmd_status(struct dmab_server *server)
 		json_object_object_add(so, "frames", json_object_new_int64((int64_t)s->commits));
 		json_object_object_add(so, "composed", json_object_new_int64((int64_t)s->composed));
 		json_object_object_add(so, "failed", json_object_new_int64((int64_t)s->failed));
+		json_object_object_add(so, "discarded", json_object_new_int64((int64_t)s->discarded));
+		json_object_object_add(so, "copied_bytes", json_object_new_int64((int64_t)s->copied));
 		json_object_array_add(screens, so);
 	}
 	json_object_object_add(out, "screens", screens);

@@ -62,7 +62,8 @@ static int32_t right_of_others(struct dmab_server *server, const struct dmab_con
 	for_each_connector(server, fe, i, other) {
 		if (other == conn || !other->view || strcmp(other->place.screen, screen))
 			continue;
-		int64_t right = (int64_t)other->place.x + other->width;
+		int64_t right = (int64_t)other->place.x +
+			(other->place.width ? other->place.width : other->width);
 		if (right > x)
 			x = right;
 	}
@@ -83,6 +84,15 @@ static void place_at(struct dmab_server *server, struct dmab_connector *conn,
 	if (cp) {
 		place->z = cp->z;
 		place->visible = cp->visible;
+		/* Scaled to this size; one of the two given keeps the connector's aspect. */
+		place->width = cp->width;
+		place->height = cp->height;
+		if (cp->width && !cp->height && conn->width)
+			place->height = (uint32_t)((uint64_t)conn->height * cp->width / conn->width);
+		if (cp->height && !cp->width && conn->height)
+			place->width = (uint32_t)((uint64_t)conn->width * cp->height / conn->height);
+		if ((cp->width || cp->height) && (!place->width || !place->height))
+			place->width = place->height = 0;
 		if (cp->has_position) {
 			place->x = cp->x;
 			place->y = cp->y;

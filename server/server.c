@@ -89,6 +89,13 @@ static struct dmab_backend *drm_from_config(const struct dmab_config *c)
 }
 #endif
 
+#ifdef DMAB_OUTPUT_WAYLAND
+static struct dmab_backend *wayland_from_config(const struct dmab_config *c)
+{
+	return dmab_wayland_create(&c->wayland);
+}
+#endif
+
 /* The display backends this build has, by the names the configuration uses. */
 static const struct {
 	const char *name;
@@ -99,6 +106,9 @@ static const struct {
 #endif
 #ifdef DMAB_OUTPUT_DRM
 	{ "drm", drm_from_config },
+#endif
+#ifdef DMAB_OUTPUT_WAYLAND
+	{ "wayland", wayland_from_config },
 #endif
 };
 
@@ -257,7 +267,8 @@ int dmab_server_reload(struct dmab_server *server)
 				next.nscreens * sizeof(next.screens[0])) ||
 			next.noutputs != server->config.noutputs ||
 			memcmp(next.outputs, server->config.outputs, sizeof(next.outputs)) ||
-			memcmp(&next.drm, &server->config.drm, sizeof(next.drm)))
+			memcmp(&next.drm, &server->config.drm, sizeof(next.drm)) ||
+			memcmp(&next.wayland, &server->config.wayland, sizeof(next.wayland)))
 		dmab_log(DMAB_LOG_WARN, "reload: hypervisor, sockets, outputs and screens change on "
 			"restart only");
 

@@ -289,9 +289,15 @@ static int cmd_status(void)
 		json_object *s = json_object_array_get_idx(screens, i);
 		int64_t mhz = num(s, "refresh_mhz");
 		printf("screen %s: %" PRId64 "x%" PRId64 "@%" PRId64 ".%02" PRId64 " (%s), %" PRId64
-			" frames, %" PRId64 " composed\n", str(s, "name"), num(s, "width"),
+			" frames, %" PRId64 " composed", str(s, "name"), num(s, "width"),
 			num(s, "height"), mhz / 1000, (mhz % 1000) / 10, str(s, "backend"),
 			num(s, "frames"), num(s, "composed"));
+		/* What a compositor never showed, and what the backend copied to show it. */
+		if (num(s, "discarded") > 0)
+			printf(", %" PRId64 " not shown", num(s, "discarded"));
+		if (num(s, "copied_bytes") > 0)
+			printf(", %.1f MiB copied", (double)num(s, "copied_bytes") / (1 << 20));
+		printf("\n");
 	}
 	json_object *guests = arr(r, "guests");
 	size_t n = guests ? json_object_array_length(guests) : 0;
@@ -319,6 +325,10 @@ static int cmd_status(void)
 					!json_object_get_boolean(v) ? " (hidden)" : "",
 				label[0] ? "place [connector." : "no configured place",
 				label, label[0] ? "]" : "");
+			/* Not shown as it is: why (composed, copied, or not at all). */
+			const char *display = str(c, "display");
+			if (display[0] && strcmp(display, "direct"))
+				printf("    %s\n", display);
 		}
 		json_object *bufs = arr(g, "buffers");
 		for (size_t j = 0; bufs && j < json_object_array_length(bufs); j++) {

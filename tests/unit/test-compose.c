@@ -749,13 +749,13 @@ static void composed_by_screen(void **state)
 	const struct pic *d = pic_add(e, IMPORTED, DRM_FORMAT_ARGB4444, 20, 20, 40, 0);
 	const struct placed views[] = {
 		/* Off the top-left. */
-		{ a, { "main", -10, -5, 0, true }, 40, 30, { 0, 0, 40, 30 }, 0, 0 },
+		{ a, { "main", -10, -5, 0, true, 0, 0 }, 40, 30, { 0, 0, 40, 30 }, 0, 0 },
 		/* Off the bottom-right. */
-		{ b, { "main", 50, 40, 1, true }, 30, 20, { 0, 0, 30, 20 }, 0, 0 },
+		{ b, { "main", 50, 40, 1, true, 0, 0 }, 30, 20, { 0, 0, 30, 20 }, 0, 0 },
 		/* Off the left and bottom, placed inside its view. */
-		{ c, { "main", -3, 44, 2, true }, 10, 10, { 0, 0, 5, 7 }, 2, 1 },
+		{ c, { "main", -3, 44, 2, true, 0, 0 }, 10, 10, { 0, 0, 5, 7 }, 2, 1 },
 		/* Content larger than its view, part of it, shifted up-left. */
-		{ d, { "main", 20, 10, 3, true }, 12, 8, { 3, 2, 17, 18 }, -4, -2 },
+		{ d, { "main", 20, 10, 3, true, 0, 0 }, 12, 8, { 3, 2, 17, 18 }, -4, -2 },
 	};
 	size_t n = sizeof(views) / sizeof(views[0]);
 	struct dmab_view *v[sizeof(views) / sizeof(views[0])];
@@ -837,8 +837,8 @@ static void refresh_timer_follows_the_frames(void **state)
 	struct dmab_screen *screen = dmab_output_find_screen(e->output, "main");
 	assert_non_null(screen);
 	struct flipper f = { .pics = { background(e, 64, 48), background(e, 64, 48) } };
-	f.view = dmab_view_create(e->output, 64, 48, &(struct dmab_view_place){ "main", 0, 0, 0,
-		true });
+	f.view = dmab_view_create(e->output, 64, 48, &(struct dmab_view_place){
+		.screen = "main", .visible = true });
 	assert_non_null(f.view);
 	f.present.notify = handle_flipper_present;
 	wl_signal_add(&f.view->events.present, &f.present);

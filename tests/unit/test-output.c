@@ -83,8 +83,12 @@ static void check_state(const struct fake_screen *fs, const struct dmab_screen_s
 		assert_non_null(l->fb);
 		assert_true(l->fb->locks > 0);
 		assert_true(l->src.width > 0 && l->src.height > 0);
-		assert_int_equal(l->src.width, l->dst.width);
-		assert_int_equal(l->src.height, l->dst.height);
+		/* The same size, unless the view is scaled. */
+		if (!l->view || !l->view->place.width) {
+			assert_int_equal(l->src.width, l->dst.width);
+			assert_int_equal(l->src.height, l->dst.height);
+		}
+		assert_true(l->dst.width > 0 && l->dst.height > 0);
 		assert_true(l->dst.x >= 0 && l->dst.y >= 0);
 		assert_true((uint64_t)l->dst.x + l->dst.width <= fs->base.width);
 		assert_true((uint64_t)l->dst.y + l->dst.height <= fs->base.height);
@@ -782,7 +786,7 @@ static void stacking_and_visibility(void **state)
 	}
 
 	/* D shown: above B, its elder of equal z. */
-	dmab_view_set_place(v[3]->view, &(struct dmab_view_place){ "main", 30, 0, 0, true });
+	dmab_view_set_place(v[3]->view, &(struct dmab_view_place){ "main", 30, 0, 0, true, 0, 0 });
 	idle(e);
 	r = last_record(e);
 	assert_int_equal(r->nlayers, 5);
@@ -794,7 +798,7 @@ static void stacking_and_visibility(void **state)
 	fake_present(e->main, 200);
 
 	/* A to the top. */
-	dmab_view_set_place(v[0]->view, &(struct dmab_view_place){ "main", 0, 0, 2, true });
+	dmab_view_set_place(v[0]->view, &(struct dmab_view_place){ "main", 0, 0, 2, true, 0, 0 });
 	idle(e);
 	r = last_record(e);
 	assert_int_equal(index_of(r, v[3]), 2);
@@ -803,7 +807,7 @@ static void stacking_and_visibility(void **state)
 	fake_present(e->main, 300);
 
 	/* D hidden again; then a frame for the hidden D alone still completes. */
-	dmab_view_set_place(v[3]->view, &(struct dmab_view_place){ "main", 30, 0, 0, false });
+	dmab_view_set_place(v[3]->view, &(struct dmab_view_place){ "main", 30, 0, 0, false, 0, 0 });
 	idle(e);
 	assert_int_equal(last_record(e)->nlayers, 4);
 	fake_present(e->main, 400);
@@ -891,10 +895,54 @@ static void how_shown(void **state)
 	assert_string_equal(dmab_view_how_shown(v->view), "not shown: nothing on screen yet");
 	fake_present(e->main, 100);
 	assert_null(dmab_view_how_shown(v->view));
-	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 2000, 0, 0, true });
+	{ struct dmab_view_place p = place("main", 2000, 0, 0, true); dmab_view_set_place(v->view, &p); }
 	assert_string_equal(dmab_view_how_shown(v->view), "not shown: outside its screen");
-	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 0, 0, 0, false });
+	{ struct dmab_view_place p = place("main", 0, 0, 0, false); dmab_view_set_place(v->view, &p); }
 	assert_string_equal(dmab_view_how_shown(v->view), "not shown: hidden");
+}
+
+/*
+ * A view whose place gives it another size: its content is scaled to it,
+ * and what the screen cuts off is cut off the source in proportion.
+ */
+static void scaling(void **state)
+{
+	struct env *e = *state;
+	struct image *img = image_add(e, 100, 50, 0x123456);
+	struct dmab_view_place p = place("main", 10, 20, 0, true);
+	p.width = 200;
+	p.height = 100;
+	struct tview *tv = view_add(e, 100, 50, p);
+	attach(tv, img->fb);
+	idle(e);
+	const struct dmab_layer *l = layer_of(last_record(e), tv);
+	assert_non_null(l);
+	assert_rect(l->src, 0, 0, 100, 50);
+	assert_rect(l->dst, 10, 20, 200, 100);
+	fake_present(e->main, 1);
+
+	/* Half of it off the left, and a quarter off the bottom of the screen. */
+	p.x = -100;
+	p.y = 480 - 75;
+	dmab_view_set_place(tv->view, &p);
+	idle(e);
+	l = layer_of(last_record(e), tv);
+	assert_non_null(l);
+	assert_rect(l->src, 50, 0, 50, 38);
+	assert_rect(l->dst, 0, 405, 100, 75);
+	fake_present(e->main, 2);
+
+	/* Smaller than its content: a third. */
+	p = place("main", 0, 0, 0, true);
+	p.width = 33;
+	p.height = 16;
+	dmab_view_set_place(tv->view, &p);
+	idle(e);
+	l = layer_of(last_record(e), tv);
+	assert_non_null(l);
+	assert_rect(l->src, 0, 0, 100, 50);
+	assert_rect(l->dst, 0, 0, 33, 16);
+	fake_present(e->main, 3);
 }
 
 static void clipping(void **state)
@@ -1122,7 +1170,7 @@ static void test_refused_composes(void **state)
 	assert_int_equal(s->tests, 1);
 
 	/* Other layers: tested again. */
-	dmab_view_set_place(vb->view, &(struct dmab_view_place){ "main", 61, 30, 1, true });
+	dmab_view_set_place(vb->view, &(struct dmab_view_place){ "main", 61, 30, 1, true, 0, 0 });
 	idle(e);
 	assert_int_equal(s->tests, 2);
 	pos[1][0] = 61;
@@ -1132,7 +1180,7 @@ static void test_refused_composes(void **state)
 
 	/* The backend takes them now: both layers go out as they are. */
 	s->opts.planes = 0;
-	dmab_view_set_place(vb->view, &(struct dmab_view_place){ "main", 62, 30, 1, true });
+	dmab_view_set_place(vb->view, &(struct dmab_view_place){ "main", 62, 30, 1, true, 0, 0 });
 	idle(e);
 	assert_int_equal(s->tests, 3);
 	r = last_record(e);
@@ -1390,7 +1438,7 @@ static void view_moved_away(void **state)
 	idle(e);
 	fake_present(e->main, 10);
 	size_t records = e->backend->nrecords;
-	dmab_view_set_place(v->view, &(struct dmab_view_place){ "elsewhere", 0, 0, 0, true });
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "elsewhere", 0, 0, 0, true, 0, 0 });
 	assert_null(v->view->screen);
 	idle(e);
 	assert_int_equal(e->backend->nrecords, records + 1);
@@ -1417,7 +1465,7 @@ static void view_moves_with_frame_in_flight(void **state)
 	attach(v, f1->fb);
 	idle(e);
 	assert_true(e->main->base.in_flight);
-	dmab_view_set_place(v->view, &(struct dmab_view_place){ "side", 8, 8, 0, true });
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "side", 8, 8, 0, true, 0, 0 });
 	assert_ptr_equal(dmab_view_latest(v->view)->fb, f1->fb);
 	idle(e);
 	const struct record *r = last_record(e);
@@ -1447,7 +1495,7 @@ static void view_moves_and_attaches(void **state)
 	attach(v, f1->fb);
 	idle(e);
 	assert_true(side->base.in_flight);
-	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 0, 0, 0, true });
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "main", 0, 0, 0, true, 0, 0 });
 	attach(v, f2->fb);
 	idle(e);
 	assert_ptr_equal(layer_of(last_record(e), v)->fb, f2->fb);
@@ -1477,7 +1525,7 @@ static void view_hidden_with_frame_in_flight(void **state)
 	attach(v, f4->fb);
 	idle(e);
 	assert_true(e->main->base.in_flight);
-	dmab_view_set_place(v->view, &(struct dmab_view_place){ "nowhere", 0, 0, 0, true });
+	dmab_view_set_place(v->view, &(struct dmab_view_place){ "nowhere", 0, 0, 0, true, 0, 0 });
 	attach(v, f5->fb);
 	run_for(e, 50);
 	fake_present(e->main, dmab_now_ns());
@@ -1643,6 +1691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stacking_and_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(how_shown, setup, teardown),
 		cmocka_unit_test_setup_teardown(clipping, setup, teardown),
+		cmocka_unit_test_setup_teardown(scaling, setup, teardown),
 		cmocka_unit_test_setup_teardown(screen_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_composes, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_state_tested, setup, teardown),

@@ -80,8 +80,17 @@ class VmRun(tier.Run):
         tier.write_checks(fs, self.checks)
         for name, host in sorted(self.manifest['bins'].items()):
             fs.program(host, '/usr/bin/' + name)
-        for row in self.manifest['more'].get('lib', []):
-            fs.program(row[0], row[0])
+        # Another program's pieces, where it looks for them: modules it
+        # loads (with their libraries), its data (files or whole trees).
+        for (path,) in self.manifest['more'].get('lib', []):
+            fs.program(path, path)
+        for (path,) in self.manifest['more'].get('data', []):
+            if os.path.isdir(path):
+                shutil.copytree(path, fs.path(path), symlinks=True, dirs_exist_ok=True)
+            else:
+                fs.put(path, path)
+        for target, path in self.manifest['more'].get('symlink', []):
+            fs.symlink(target, path)
         cpio = fs.pack(tools['cpio'], os.path.join(self.state, 'initramfs.cpio'))
         self.info['initramfs_mib'] = round(os.path.getsize(cpio) / 2**20, 1)
         self.info['libraries'] = len(fs.placed)
