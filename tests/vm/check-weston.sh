@@ -89,16 +89,17 @@ if [ "$ok" = yes ]; then
 	fi
 	grep -q zero-copy "$dir/status" ||
 		{ echo "FAIL: the guest's buffers did not reach dmabridged as dma-bufs"; fail=1; }
-	grep -q '"display":"direct"' "$dir/json" ||
-		{ echo "FAIL: the compositor did not take the guest's dma-buf"; fail=1; }
 	awk '$2 == "play0" { if ($3 > 0) shown = 1 } END { exit !shown }' "$dir/stats" ||
 		{ echo "FAIL: no frame of the guest completed"; fail=1; }
 	if kill -0 "$weston" 2>/dev/null; then
+		grep -q '"display":"direct"' "$dir/json" ||
+			{ echo "FAIL: the compositor did not take the guest's dma-buf"; fail=1; }
 		grep '"copied_bytes"' "$dir/json" | cmp -s - "$dir/copied.1" ||
 			{ echo "FAIL: octets were still copied for the screen in the last 3 s"; fail=1; }
 	else
-		# Its renderer, not dmabridged: say so, and what the kernel saw.
-		echo "--- weston died after taking the dma-buf (renderer: ${WESTON_GALLIUM:-softpipe})"
+		# Its renderer, not dmabridged (it dies in Mesa's driver, sometimes
+		# before dmabridged heard its answer): say so, and what the kernel saw.
+		echo "--- weston died (renderer: ${WESTON_GALLIUM:-softpipe})"
 		dmesg | grep -i -E "segfault|traps:" | tail -5
 		weston_died=yes
 	fi
