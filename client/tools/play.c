@@ -44,7 +44,8 @@ struct play {
 	uint32_t width, height;         /* of the buffers: the connector's resolution */
 	uint32_t fourcc;
 	uint32_t timeout_ms;
-	struct dmab_client_buffer *buffers[2];
+	struct dmab_client_buffer *buffers[3];
+	unsigned int buffer_count;      /* 2, or 3: the next frame drawn while a flip waits */
 	uint32_t *scratch;              /* XRGB8888, width x height */
 	int sigfd;
 	bool quit;
@@ -56,6 +57,7 @@ struct play {
 	/* the flip being waited for */
 	struct dmab_client_buffer *flipping;
 	bool flip_done;
+	uint64_t flip_deadline;
 
 	uint64_t frames, flips, flip_timeouts;
 	uint64_t start_ms, end_ms, second_ms, second_frames;
@@ -92,12 +94,15 @@ static void usage(FILE *f)
 		"  --raw WxH              show raw BGRA (XRGB8888 little-endian) WxH frames\n"
 		"                         read from stdin, e.g. ffmpeg ... -f rawvideo\n"
 		"                         -pix_fmt bgra - | dmabridge-play --raw 1280x720\n"
+		"  --buffers N            2 (default) or 3: with 3, the next frame is drawn\n"
+		"                         while the last one's flip waits for its event\n"
 		"  --timeout MS           request timeout (default %u)\n"
 		"  -v, --verbose          log what the library does (DMABRIDGE_LOG=debug)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Frame 0 is shown with SET_CONFIG, every later one with a page flip into\n"
-		"the other of two buffers once the previous flip was reported.\n"
+		"a buffer that is neither shown nor being flipped, once the previous flip\n"
+		"was reported.\n"
 		"The test pattern of frame f at (x, y), XRGB8888, width w:\n"
 		"  white where (x + w - (4f %% w)) %% w < 8, else R = (x + f) & 255,\n"
 		"  G = (y + 2f) & 255, B = ((x >> 5) + (y >> 5) + (f >> 4)) odd ? 0xc0 : 0x40\n",
@@ -222,8 +227,8 @@ static int draw(struct play *p, struct dmab_client_buffer *buffer, uint64_t fram
 		dmab_pattern_fill(p->scratch, stride, p->width, p->height, (uint32_t)frame);
 		break;
 	case SOURCE_PNG:
-		if (frame > 1)
-			return 1; /* both buffers hold it already */
+		if (frame >= p->buffer_count)
+			return 1; /* every buffer holds it already */
 		dmab_render_center(p->image, p->image_width * 4, p->image_width,
 			p->image_height, p->scratch, stride, p->width, p->height);
 		break;
@@ -255,19 +260,26 @@ static void count_frame(struct play *p)
 	}
 }
 
-/* Flip buffer and wait for its event. Returns 0 or -errno (the device is gone). */
-static int flip(struct play *p, struct dmab_client_buffer *buffer)
+/* Ask for a flip to buffer. Returns 0 or -errno. */
+static int flip_submit(struct play *p, struct dmab_client_buffer *buffer)
 {
 	p->flipping = buffer;
 	p->flip_done = false;
+	p->flip_deadline = now_ms() + p->timeout_ms + FRAME_SLACK_MS;
 	int ret = dmab_client_flip(p->client, p->connector, buffer);
 	if (ret) {
 		fprintf(stderr, "dmabridge-play: page flip: %s\n", strerror(-ret));
 		return ret;
 	}
 	p->flips++;
+	return 0;
+}
 
-	uint64_t deadline = now_ms() + p->timeout_ms + FRAME_SLACK_MS;
+/* Wait for the event of the flip asked for. Returns 0 or -errno (the device is gone). */
+static int flip_wait(struct play *p)
+{
+	int ret;
+	uint64_t deadline = p->flip_deadline;
 	while (!p->flip_done && !p->quit) {
 		uint64_t now = now_ms();
 		if (now >= deadline) {
@@ -290,7 +302,7 @@ static int flip(struct play *p, struct dmab_client_buffer *buffer)
 static int run(struct play *p, uint64_t max_frames, bool hold)
 {
 	int ret;
-	for (int i = 0; i < 2; i++) {
+	for (unsigned int i = 0; i < p->buffer_count; i++) {
 		ret = dmab_client_buffer_create(p->client, p->width, p->height, p->fourcc,
 			&p->buffers[i]);
 		if (ret) {
@@ -312,20 +324,37 @@ static int run(struct play *p, uint64_t max_frames, bool hold)
 	}
 	count_frame(p);
 
-	for (unsigned int cur = 1; !p->quit && (max_frames == 0 || p->frames < max_frames);
-			cur ^= 1) {
-		/* The other buffer is shown; this one is free since its flip was reported. */
-		ret = draw(p, p->buffers[cur], p->frames);
-		if (ret < 0)
+	/*
+	 * buffers[cur] holds the next frame. The one shown is free once the
+	 * flip away from it is reported; with three buffers the one after cur
+	 * is already free while cur's flip waits, so the next frame is drawn
+	 * then, not after its event.
+	 */
+	unsigned int cur = 1;
+	bool more = max_frames == 0 || p->frames < max_frames;
+	ret = more ? draw(p, p->buffers[cur], p->frames) : 0;
+	while (ret > 0 && !p->quit) {
+		ret = flip_submit(p, p->buffers[cur]);
+		if (ret)
 			return ret;
-		if (ret == 0)
-			break;
-		if (p->quit)
-			break;
-		ret = flip(p, p->buffers[cur]);
+		unsigned int next = (cur + 1) % p->buffer_count;
+		more = max_frames == 0 || p->frames + 1 < max_frames;
+		int drawn = 0;
+		if (p->buffer_count > 2 && more) {
+			drawn = draw(p, p->buffers[next], p->frames + 1);
+			if (drawn < 0)
+				return drawn;
+		}
+		ret = flip_wait(p);
 		if (ret)
 			return ret;
 		count_frame(p);
+		cur = next;
+		if (!more)
+			break;
+		ret = p->buffer_count > 2 ? drawn : draw(p, p->buffers[cur], p->frames);
+		if (ret < 0)
+			return ret;
 	}
 
 	while (hold && !p->quit) {
@@ -371,7 +400,7 @@ static int parse_connectors(char *arg, struct dmab_client_connector_spec *specs,
 int main(int argc, char **argv)
 {
 	enum { OPT_SIM = 256, OPT_XEN, OPT_SOCKET, OPT_DEVID, OPT_CREATE, OPT_BE_ALLOC,
-		OPT_CONNECTOR, OPT_FORMAT, OPT_FRAMES, OPT_HOLD, OPT_PNG, OPT_RAW, OPT_TIMEOUT,
+		OPT_CONNECTOR, OPT_FORMAT, OPT_FRAMES, OPT_HOLD, OPT_PNG, OPT_RAW, OPT_TIMEOUT, OPT_BUFFERS,
 		OPT_NAME };
 	static const struct option long_options[] = {
 		{ "sim", no_argument, NULL, OPT_SIM },
@@ -387,6 +416,7 @@ int main(int argc, char **argv)
 		{ "png", required_argument, NULL, OPT_PNG },
 		{ "raw", required_argument, NULL, OPT_RAW },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "buffers", required_argument, NULL, OPT_BUFFERS },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -395,7 +425,8 @@ int main(int argc, char **argv)
 	struct dmab_client_options options = { .hv = DMAB_CLIENT_HV_AUTO };
 	struct dmab_client_connector_spec specs[MAX_CONNECTORS];
 	unsigned int nspecs = 0;
-	struct play p = { .fourcc = DRM_FORMAT_XRGB8888, .sigfd = -1, .timeout_ms = TIMEOUT_MS };
+	struct play p = { .fourcc = DRM_FORMAT_XRGB8888, .sigfd = -1, .timeout_ms = TIMEOUT_MS,
+		.buffer_count = 2 };
 	const char *png = NULL;
 	uint64_t max_frames = 0;
 	bool hold = false;
@@ -446,6 +477,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HOLD:
 			hold = true;
+			break;
+		case OPT_BUFFERS:
+			if (parse_uint(optarg, 3, &v) || v < 2)
+				goto bad;
+			p.buffer_count = (unsigned int)v;
 			break;
 		case OPT_PNG:
 			png = optarg;
