@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +30,17 @@ struct dmab_copier {
 static void *worker(void *data)
 {
 	struct dmab_copier *c = data;
+	/*
+	 * A batch thread: the kernel does not let it preempt the thread that
+	 * woke it. Otherwise the loop, queueing a copy, loses its CPU to the
+	 * worker in the middle of the wake-up, for a slice of the copy, and
+	 * every other guest's flip waits that long (3 ms for a 3840x2160
+	 * frame); it keeps its full share of the CPU.
+	 */
+	struct sched_param param = { 0 };
+	int ret = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+	if (ret)
+		dmab_log_errno(DMAB_LOG_WARN, -ret, "copy worker: cannot become a batch thread");
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (!c->stop && wl_list_empty(&c->queued))
@@ -172,8 +184,9 @@ void dmab_copier_submit(struct dmab_copier *c, struct dmab_copy_job *job)
 	pthread_mutex_lock(&c->lock);
 	job->state = JOB_QUEUED;
 	wl_list_insert(c->queued.prev, &job->link);
-	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
+	/* After letting go: a woken worker does not wait for the lock. */
+	pthread_cond_signal(&c->work);
 }
 
 void dmab_copier_cancel(struct dmab_copier *c, struct dmab_copy_job *job)

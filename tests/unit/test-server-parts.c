@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <png.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <drm_fourcc.h>
 
 #include "server/config.h"
+#include "server/copier.h"
 #include "server/pixels.h"
 #include "server/stats.h"
 
@@ -386,6 +388,51 @@ static void png_round_trip(void **state)
 	pixman_image_unref(img);
 }
 
+struct policy_job {
+	struct dmab_copy_job job;
+	int policy;
+	bool done;
+};
+
+static bool record_policy(struct dmab_copy_job *job)
+{
+	struct policy_job *p = wl_container_of(job, p, job);
+	p->policy = sched_getscheduler(0);
+	return true;
+}
+
+static void policy_done(struct dmab_copy_job *job)
+{
+	struct policy_job *p = wl_container_of(job, p, job);
+	p->done = true;
+}
+
+/*
+ * Copies run on batch threads: woken by the loop, a worker must not take
+ * the loop's CPU from it (every other guest's flip would wait for a slice
+ * of the copy).
+ */
+static void copier_batch_workers(void **state)
+{
+	(void)state;
+	struct wl_event_loop *loop = wl_event_loop_create();
+	assert_non_null(loop);
+	struct dmab_copier *c = dmab_copier_create(loop, 2);
+	assert_non_null(c);
+	struct policy_job p = { .job = { .run = record_policy, .done = policy_done },
+		.policy = -1 };
+	wl_list_init(&p.job.link);
+	dmab_copier_submit(c, &p.job);
+	for (int i = 0; i < 100 && !p.done; i++)
+		wl_event_loop_dispatch(loop, 100);
+	assert_true(p.done);
+	assert_int_equal(p.policy, SCHED_BATCH);
+	/* The loop's own thread is left as it was. */
+	assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+	dmab_copier_destroy(c);
+	wl_event_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +447,7 @@ int main(void)
 		cmocka_unit_test(pixels_formats),
 		cmocka_unit_test(pixels_packed_rows),
 		cmocka_unit_test(png_round_trip),
+		cmocka_unit_test(copier_batch_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
