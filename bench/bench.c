@@ -13,7 +13,11 @@
  *             handed to the output), p50/p99/max, with 1, 8 and 16 guests;
  *   load      16 guests at 60 Hz: server CPU % of one core, frames
  *             presented against expected, RSS;
- *   memory    the server's own memory per connected guest.
+ *   memory    the server's own memory per connected guest;
+ *   mixed     a 3840x2160 copy-path guest (three buffers: it draws while
+ *             its last frame is copied) beside four 640x480 be-alloc
+ *             guests: its frame rate, and what the copies add to the
+ *             others' flips against the same four alone.
  *
  * Server CPU is the sum over its threads of /proc/<pid>/task/<tid>/schedstat
  * (nanoseconds), so copy workers count. --short runs each part briefly, for
@@ -161,9 +165,11 @@ static const char *format_name(uint32_t fourcc)
 }
 
 /* dmab-play showing a pattern, a flip each time the last one is on screen. */
-static int guest_start(struct guest *g, struct dmab_test_server *s, const char *uid,
-		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc)
+static int guest_start_buffers(struct guest *g, struct dmab_test_server *s, const char *uid,
+		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc, unsigned int buffers)
 {
+	char nbuf[8];
+	snprintf(nbuf, sizeof(nbuf), "%u", buffers);
 	char create[96];
 	snprintf(create, sizeof(create), "%s:%ux%u", uid, w, h);
 	const char *argv[16];
@@ -177,6 +183,8 @@ static int guest_start(struct guest *g, struct dmab_test_server *s, const char *
 	argv[n++] = format_name(fourcc);
 	if (be_alloc)
 		argv[n++] = "--be-alloc";
+	argv[n++] = "--buffers";
+	argv[n++] = nbuf;
 	argv[n] = NULL;
 	fflush(NULL);
 	g->pid = fork();
@@ -189,6 +197,12 @@ static int guest_start(struct guest *g, struct dmab_test_server *s, const char *
 		_exit(127);
 	}
 	return 0;
+}
+
+static int guest_start(struct guest *g, struct dmab_test_server *s, const char *uid,
+		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc)
+{
+	return guest_start_buffers(g, s, uid, w, h, fourcc, be_alloc, 2);
 }
 
 static void guest_stop(struct guest *g)
@@ -216,13 +230,17 @@ struct totals {
 	char import[16];
 };
 
-static bool totals(struct dmab_test_server *s, struct totals *t)
+/* Over the connectors whose unique-id starts with prefix (NULL: all). */
+static bool totals_of(struct dmab_test_server *s, struct totals *t, const char *prefix)
 {
 	*t = (struct totals){ 0 };
 	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"stats\"}", -1);
 	json_object *conns = get(r, "connectors");
 	for (size_t i = 0; conns && i < json_object_array_length(conns); i++) {
 		json_object *c = json_object_array_get_idx(conns, i);
+		const char *uid = json_object_get_string(get(c, "unique_id"));
+		if (prefix && (!uid || strncmp(uid, prefix, strlen(prefix))))
+			continue;
 		t->frames += json_object_get_int64(get(c, "frames"));
 		int64_t v;
 		if ((v = json_object_get_int64(get(c, "handoff_p50_us"))) > t->handoff_p50)
@@ -241,6 +259,11 @@ static bool totals(struct dmab_test_server *s, struct totals *t)
 	if (r)
 		json_object_put(r);
 	return r != NULL;
+}
+
+static bool totals(struct dmab_test_server *s, struct totals *t)
+{
+	return totals_of(s, t, NULL);
 }
 
 /* Wait until n connectors have presented at least min frames each, at most ms. */
@@ -553,6 +576,78 @@ static int part_memory(void)
 	return errors;
 }
 
+/*
+ * Does a copy hold other guests' flips? Four 640x480 be-alloc guests
+ * alone, then the same four beside a 3840x2160 XRGB8888 copy-path guest
+ * (33 MB a frame) with three buffers, each on a server of its own: the
+ * four's added latency (their own handoffs, notification to output) in
+ * both, and the big guest's frame rate and server CPU per frame.
+ */
+static int part_mixed(void)
+{
+	unsigned int n = 4;
+	uint32_t run_ms = short_run ? 700 : 6000;
+	int errors = 0;
+	out("\n## A 3840x2160 copy-path guest beside four 640x480 be-alloc guests\n\n");
+	out("| run | the four: p50 (us) | p99 (us) | max (us) | frames | expected at 60 Hz "
+		"| big guest: fps | its server CPU per frame (us) | server CPU %% of a core |\n"
+		"|---|---|---|---|---|---|---|---|---|\n");
+	for (int with_big = 0; with_big <= 1; with_big++) {
+		struct dmab_test_server s;
+		if (server_start(&s)) {
+			errors++;
+			continue;
+		}
+		struct guest g[4], big = { 0 };
+		for (unsigned int i = 0; i < n; i++) {
+			char uid[16];
+			snprintf(uid, sizeof(uid), "small%u", i);
+			guest_start(&g[i], &s, uid, 640, 480, DRM_FORMAT_XRGB8888, true);
+		}
+		if (with_big)
+			guest_start_buffers(&big, &s, "big", 3840, 2160, DRM_FORMAT_XRGB8888, false, 3);
+		if (!wait_running(&s, n + (unsigned int)with_big, 20, 30000)) {
+			fprintf(stderr, "bench: the mixed guests did not get going\n");
+			errors++;
+		} else {
+			sleep_ms(short_run ? 300 : 2000);
+			struct totals s0, s1, b0 = { 0 }, b1 = { 0 };
+			totals_of(&s, &s0, "small");
+			if (with_big)
+				totals_of(&s, &b0, "big");
+			uint64_t c0 = cpu_ns(s.pid), w0 = now_ns();
+			sleep_ms(run_ms);
+			uint64_t c1 = cpu_ns(s.pid), w1 = now_ns();
+			totals_of(&s, &s1, "small");
+			if (with_big)
+				totals_of(&s, &b1, "big");
+			double secs = (double)(w1 - w0) / 1e9;
+			double cpu_pct = (double)(c1 - c0) / 1e7 / secs;
+			if (with_big) {
+				int64_t bf = b1.frames - b0.frames;
+				/* The four's share of the server is what the run without it took. */
+				out("| with the big guest (%s) | %" PRId64 " | %" PRId64 " | %" PRId64
+					" | %" PRId64 " | %.0f | %.1f | %.0f | %.1f |\n", b1.import,
+					s1.handoff_p50, s1.handoff_p99, s1.handoff_max,
+					s1.frames - s0.frames, secs * 60 * n, (double)bf / secs,
+					bf > 0 ? (double)(c1 - c0) / 1e3 / (double)bf : 0, cpu_pct);
+			} else {
+				out("| the four alone (%s) | %" PRId64 " | %" PRId64 " | %" PRId64
+					" | %" PRId64 " | %.0f | - | - | %.1f |\n", s1.import,
+					s1.handoff_p50, s1.handoff_p99, s1.handoff_max,
+					s1.frames - s0.frames, secs * 60 * n, cpu_pct);
+			}
+		}
+		for (unsigned int i = 0; i < n; i++)
+			guest_stop(&g[i]);
+		if (with_big)
+			guest_stop(&big);
+		if (dmab_ts_stop(&s) != 0)
+			errors++;
+	}
+	return errors;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -567,7 +662,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: bench [--short] [--only flips|latency|memory] "
+			fprintf(stderr, "usage: bench [--short] [--only flips|latency|memory|mixed] "
 				"[--markdown FILE]\n");
 			return 2;
 		}
@@ -588,6 +683,8 @@ int main(int argc, char **argv)
 		errors += part_latency();
 	if (!only || !strcmp(only, "memory"))
 		errors += part_memory();
+	if (!only || !strcmp(only, "mixed"))
+		errors += part_mixed();
 	if (md)
 		fclose(md);
 	if (errors)
