@@ -224,6 +224,13 @@ static int draw(struct play *p, struct dmab_client_buffer *buffer, uint64_t fram
 
 	switch (p->source) {
 	case SOURCE_PATTERN:
+		if (p->fourcc == DRM_FORMAT_XRGB8888 || p->fourcc == DRM_FORMAT_ARGB8888) {
+			/* The pattern is opaque XRGB8888 already: straight into the buffer. */
+			dmab_pattern_fill(dmab_client_buffer_data(buffer),
+				dmab_client_buffer_stride(buffer), p->width, p->height,
+				(uint32_t)frame);
+			return 1;
+		}
 		dmab_pattern_fill(p->scratch, stride, p->width, p->height, (uint32_t)frame);
 		break;
 	case SOURCE_PNG:
