@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <drm_fourcc.h>
+#include <xf86drm.h>
 
 #include "tests/integration/harness.h"
 
@@ -835,4 +836,28 @@ int dmab_ts_sync_wait(struct dmab_ts_sync *sync, uint32_t *step, uint64_t *value
 int dmab_ts_sync_go(struct dmab_ts_sync *sync, uint32_t cmd)
 {
 	return write(sync->down[1], &cmd, sizeof(cmd)) == (ssize_t)sizeof(cmd) ? 0 : -EPIPE;
+}
+
+bool dmab_ts_find_card(const char *driver, char *path, size_t len)
+{
+	DIR *d = opendir("/dev/dri");
+	struct dirent *e;
+	bool found = false;
+	while (d && !found && (e = readdir(d))) {
+		if (strncmp(e->d_name, "card", 4))
+			continue;
+		char name[300];
+		snprintf(name, sizeof(name), "/dev/dri/%s", e->d_name);
+		int fd = open(name, O_RDWR | O_CLOEXEC);
+		drmVersion *v = fd >= 0 ? drmGetVersion(fd) : NULL;
+		found = v && !strcmp(v->name, driver);
+		drmFreeVersion(v);
+		if (fd >= 0)
+			close(fd);
+		if (found)
+			snprintf(path, len, "%s", name);
+	}
+	if (d)
+		closedir(d);
+	return found;
 }

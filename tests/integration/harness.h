@@ -96,6 +96,12 @@ int dmab_ts_screenshot(struct dmab_test_server *s, const char *target,
 /** A PNG file as 8-bit RGBA rows, like dmab_ts_screenshot(). 0 or -errno. */
 int dmab_ts_png_read(const char *path, uint8_t **rgba, uint32_t *width, uint32_t *height);
 
+/**
+ * The DRM card of driver ("vkms"), by the driver's name: card numbers
+ * follow probe order. Its path ("/dev/dri/card1") in path; whether found.
+ */
+bool dmab_ts_find_card(const char *driver, char *path, size_t len);
+
 /** Poll until pred(data) is true or timeout_ms passes; whether it became true. */
 bool dmab_ts_wait(bool (*pred)(void *data), void *data, uint32_t timeout_ms);
 

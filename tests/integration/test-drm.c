@@ -45,32 +45,6 @@
 static int failures;
 static char card[64];
 
-/* The vkms card, by its driver's name: card numbers depend on probe order. */
-static bool find_vkms(void)
-{
-	DIR *d = opendir("/dev/dri");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, "card", 4))
-			continue;
-		char path[sizeof(card)];
-		snprintf(path, sizeof(path), "/dev/dri/%.40s", e->d_name);
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		drmVersion *v = fd >= 0 ? drmGetVersion(fd) : NULL;
-		bool vkms = v && !strcmp(v->name, "vkms");
-		drmFreeVersion(v);
-		if (fd >= 0)
-			close(fd);
-		if (vkms) {
-			snprintf(card, sizeof(card), "%s", path);
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return card[0] != '\0';
-}
-
 struct gspec {
 	const char *uid;
 	uint32_t width, height, fourcc;
@@ -867,7 +841,7 @@ static const struct {
 /* test-drm [SCENARIO...]: those scenarios, or every one. */
 int main(int argc, char **argv)
 {
-	if (!find_vkms()) {
+	if (!dmab_ts_find_card("vkms", card, sizeof(card))) {
 		fprintf(stderr, "no vkms device: this test runs in the VM tier\n");
 		return 77;
 	}

@@ -43,7 +43,7 @@
 static int failures;
 
 /* The compositor's output: Weston's headless one, or a vkms connector ("vkms"). */
-static char drm_card[256];      /* "card0": Weston on its DRM backend there */
+static char drm_card[64];       /* "card0": Weston on its DRM backend there */
 static uint32_t out_width = WIDTH, out_height = HEIGHT;
 static const char *out_name = "headless";
 
@@ -877,32 +877,6 @@ static void test_stall(enum dmabuf_mode dmabuf)
 	weston_cleanup(&w);
 }
 
-/* The vkms card's name ("card0"): its device is vkms's own platform device. */
-static bool find_vkms(char *card, size_t len)
-{
-	DIR *d = opendir("/sys/class/drm");
-	struct dirent *e;
-	bool found = false;
-	while (d && !found && (e = readdir(d))) {
-		if (strncmp(e->d_name, "card", 4) || strchr(e->d_name, '-'))
-			continue;
-		char link[320], target[256];
-		snprintf(link, sizeof(link), "/sys/class/drm/%s/device", e->d_name);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		const char *base = strrchr(target, '/');
-		if (!strcmp(base ? base + 1 : target, "vkms")) {
-			snprintf(card, len, "%s", e->d_name);
-			found = true;
-		}
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 int main(int argc, char **argv)
 {
 	if (!find_program("weston", weston_bin, sizeof(weston_bin)) ||
@@ -913,10 +887,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	const char *only = argc > 1 ? argv[1] : NULL;
 	if (only && !strcmp(only, "vkms")) {
-		if (geteuid() != 0 || !find_vkms(drm_card, sizeof(drm_card))) {
+		char path[sizeof(drm_card)];
+		if (geteuid() != 0 || !dmab_ts_find_card("vkms", path, sizeof(path))) {
 			fprintf(stderr, "needs root and a vkms card (the VM tier): skipped\n");
 			return 77;
 		}
+		snprintf(drm_card, sizeof(drm_card), "%s", strrchr(path, '/') + 1);
 		/* vkms's connector and its preferred mode. */
 		out_name = "Virtual-1";
 		out_width = 1024;

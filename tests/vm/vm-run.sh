@@ -53,6 +53,7 @@ export HOME=/root
 export XDG_RUNTIME_DIR=/run/user/0
 export DMABRIDGED=/usr/bin/dmabridged
 export DMABRIDGECTL=/usr/bin/dmabridgectl
+export DMABRIDGE_PLAY=/usr/bin/dmabridge-play
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 emit() { echo "@DMABVM $nonce $*" >"$res"; }
