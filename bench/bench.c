@@ -26,6 +26,12 @@
  * (a path, or a driver's name: "vkms") puts the guests on that KMS device
  * instead of the headless output (the VM tier runs it on vkms): frames at
  * most as large as its screen, up to 8 guests, no mixed part.
+ *
+ * bench --attach PID --socket PATH [--seconds N] measures a dmabridged
+ * that runs already with guests of any kind (the Xen tier's, real domains
+ * running xen-drm-front): over N seconds (default 5), its CPU per flip
+ * presented, against the floor of what it did (a memcpy of the octets it
+ * copied per frame, or a flip's wake-ups), and what it added to the flips.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,6 +56,9 @@ static const char *only;        /* one part, or NULL for all */
 static FILE *md;
 static const char *play;
 static char drm_card[256];      /* the drm output's device, or "" for headless */
+static pid_t attach_pid;        /* --attach: a running dmabridged */
+static const char *attach_socket;
+static uint32_t attach_seconds = 5;
 
 static uint64_t now_ns(void)
 {
@@ -257,6 +266,7 @@ static json_object *get(json_object *o, const char *key)
 /* Frames presented, summed over connectors; the worst of a stat over them. */
 struct totals {
 	int64_t frames;
+	int64_t bytes_copied;
 	int64_t handoff_p50, handoff_p99, handoff_max;
 	unsigned int connectors;
 	char import[16];
@@ -274,6 +284,7 @@ static bool totals_of(struct dmab_test_server *s, struct totals *t, const char *
 		if (prefix && (!uid || strncmp(uid, prefix, strlen(prefix))))
 			continue;
 		t->frames += json_object_get_int64(get(c, "frames"));
+		t->bytes_copied += json_object_get_int64(get(c, "bytes_copied"));
 		int64_t v;
 		if ((v = json_object_get_int64(get(c, "handoff_p50_us"))) > t->handoff_p50)
 			t->handoff_p50 = v;
@@ -694,6 +705,47 @@ static int part_mixed(void)
 	return errors;
 }
 
+/* A dmabridged running already, with whatever guests it has. */
+static int part_attached(void)
+{
+	struct dmab_test_server s = { .pid = attach_pid };
+	snprintf(s.control_socket, sizeof(s.control_socket), "%s", attach_socket);
+	struct totals t0, t1;
+	if (!totals(&s, &t0) || t0.connectors == 0) {
+		fprintf(stderr, "bench: no connector at %s\n", attach_socket);
+		return 1;
+	}
+	uint64_t z0 = sleeps(s.pid), c0 = cpu_ns(s.pid), w0 = now_ns();
+	sleep_ms(attach_seconds * 1000);
+	uint64_t z1 = sleeps(s.pid), c1 = cpu_ns(s.pid), w1 = now_ns();
+	if (!totals(&s, &t1) || c1 == 0) {
+		fprintf(stderr, "bench: dmabridged %d went away\n", (int)s.pid);
+		return 1;
+	}
+	int64_t frames = t1.frames - t0.frames;
+	double secs = (double)(w1 - w0) / 1e9;
+	double per = frames > 0 ? (double)(c1 - c0) / 1e3 / (double)frames : 0;
+	double wakeups = frames > 0 ? (double)(z1 - z0) / (double)frames : 0;
+	/* The floor of what it did: the octets it copied per frame, or a flip's wake-ups. */
+	int64_t copied = frames > 0 ? (t1.bytes_copied - t0.bytes_copied) / frames : 0;
+	double floor_us = copied > 0 ? memcpy_ms((size_t)copied) * 1000 : flip_floor_us();
+	out("\n## dmabridged %d, %u connectors, %u s\n\n", (int)s.pid, t1.connectors,
+		attach_seconds);
+	out("| path | frames | fps | CPU per flip (us) | wake-ups per flip | octets copied per frame "
+		"| floor (us) | over the floor | p50 (us) | p99 (us) | max (us) | server CPU %% of a core |\n"
+		"|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	out("| %s | %" PRId64 " | %.1f | %.1f | %.1f | %" PRId64 " | %.0f | %.2fx | %" PRId64
+		" | %" PRId64 " | %" PRId64 " | %.1f |\n", t1.import[0] ? t1.import : "?", frames,
+		(double)frames / secs, per, wakeups, copied, floor_us,
+		floor_us > 0 ? per / floor_us : 0, t1.handoff_p50, t1.handoff_p99, t1.handoff_max,
+		(double)(c1 - c0) / 1e7 / secs);
+	if (frames <= 0) {
+		fprintf(stderr, "bench: no frame presented in %u s\n", attach_seconds);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -709,6 +761,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench: no DRM card of the driver %s: skipped\n", card);
 				return 77;
 			}
+		} else if (!strcmp(argv[i], "--attach") && i + 1 < argc) {
+			attach_pid = (pid_t)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			attach_socket = argv[++i];
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			attach_seconds = (uint32_t)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--markdown") && i + 1 < argc) {
 			md = fopen(argv[++i], "w");
 			if (!md) {
@@ -717,9 +775,22 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: bench [--short] [--only flips|latency|memory|mixed] [--drm CARD] "
-				"[--markdown FILE]\n");
+				"[--markdown FILE]\n"
+				"       bench --attach PID --socket PATH [--seconds N] [--markdown FILE]\n");
 			return 2;
 		}
+	}
+	if (attach_pid > 0 || attach_socket) {
+		if (attach_pid <= 0 || !attach_socket || attach_seconds == 0) {
+			fprintf(stderr, "bench: --attach PID --socket PATH, and --seconds N above 0\n");
+			return 2;
+		}
+		out("# dmabridge benchmark\n\n%ld CPUs, attached to a running dmabridged\n",
+			sysconf(_SC_NPROCESSORS_ONLN));
+		int errors = part_attached();
+		if (md)
+			fclose(md);
+		return errors ? 1 : 0;
 	}
 	play = getenv("DMABRIDGE_PLAY");
 	if (!play || !getenv("DMABRIDGED")) {
