@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <png.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -207,7 +209,8 @@ static const char *format_name(uint32_t fourcc)
 
 /* dmab-play showing a pattern, a flip each time the last one is on screen. */
 static int guest_start_buffers(struct guest *g, struct dmab_test_server *s, const char *uid,
-		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc, unsigned int buffers)
+		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc, unsigned int buffers,
+		const char *png)
 {
 	char nbuf[8];
 	snprintf(nbuf, sizeof(nbuf), "%u", buffers);
@@ -226,6 +229,10 @@ static int guest_start_buffers(struct guest *g, struct dmab_test_server *s, cons
 		argv[n++] = "--be-alloc";
 	argv[n++] = "--buffers";
 	argv[n++] = nbuf;
+	if (png) {
+		argv[n++] = "--png";
+		argv[n++] = png;
+	}
 	argv[n] = NULL;
 	fflush(NULL);
 	g->pid = fork();
@@ -234,6 +241,15 @@ static int guest_start_buffers(struct guest *g, struct dmab_test_server *s, cons
 	if (g->pid == 0) {
 		FILE *null = freopen("/dev/null", "w", stdout);
 		(void)null;
+		/*
+		 * A Xen guest runs on vCPUs of its own; a simulated one is a
+		 * process on the server's CPUs. Woken by its flip event, it would
+		 * take the server's CPU in the middle of its loop's work (for a
+		 * slice of its drawing: milliseconds at 3840x2160), which no
+		 * guest does to dom0: at nice 10 it yields to the server.
+		 */
+		if (setpriority(PRIO_PROCESS, 0, 10))
+			perror("bench: setpriority");
 		execv(play, (char *const *)argv);
 		_exit(127);
 	}
@@ -243,7 +259,7 @@ static int guest_start_buffers(struct guest *g, struct dmab_test_server *s, cons
 static int guest_start(struct guest *g, struct dmab_test_server *s, const char *uid,
 		uint32_t w, uint32_t h, uint32_t fourcc, bool be_alloc)
 {
-	return guest_start_buffers(g, s, uid, w, h, fourcc, be_alloc, 2);
+	return guest_start_buffers(g, s, uid, w, h, fourcc, be_alloc, 2, NULL);
 }
 
 static void guest_stop(struct guest *g)
@@ -629,12 +645,32 @@ static int part_memory(void)
 	return errors;
 }
 
+/* A still picture for a guest that draws nothing per frame. */
+static bool write_png(const char *path, uint32_t width, uint32_t height)
+{
+	size_t stride = (size_t)width * 4;
+	void *pixels = malloc(stride * height);
+	if (!pixels)
+		return false;
+	dmab_ts_fill(pixels, (uint32_t)stride, width, height, 7);
+	png_image image = { .version = PNG_IMAGE_VERSION, .width = width, .height = height,
+		.format = PNG_FORMAT_BGRA };
+	bool ok = png_image_write_to_file(&image, path, 0, pixels, (png_int_32)stride, NULL) != 0;
+	free(pixels);
+	return ok;
+}
+
 /*
  * Does a copy hold other guests' flips? Four 640x480 be-alloc guests
  * alone, then the same four beside a 3840x2160 XRGB8888 copy-path guest
  * (33 MB a frame) with three buffers, each on a server of its own: the
  * four's added latency (their own handoffs, notification to output) in
- * both, and the big guest's frame rate and server CPU per frame.
+ * each, and the big guest's frame rate and server CPU per frame. The big
+ * guest runs twice: drawing dmabridge-play's pattern (about 11 ms of its
+ * own CPU a frame, on the CPUs the server has: a simulated guest is a
+ * process of this machine, where a Xen guest has vCPUs of its own), and
+ * showing a still picture, flipped as fast as it goes (every frame copied
+ * all the same), which leaves the copies as the only load beside the four.
  */
 static int part_mixed(void)
 {
@@ -645,15 +681,28 @@ static int part_mixed(void)
 		out("\n(No mixed part on a KMS device: its 3840x2160 guest needs a 3840x2160 screen.)\n");
 		return 0;
 	}
+	static const char *const runs[] = { "the four alone", "beside a big guest drawing",
+		"beside a big guest's still picture" };
+	char png[160] = "";
 	out("\n## A 3840x2160 copy-path guest beside four 640x480 be-alloc guests\n\n");
 	out("| run | the four: p50 (us) | p99 (us) | max (us) | frames | expected at 60 Hz "
-		"| big guest: fps | its server CPU per frame (us) | server CPU %% of a core |\n"
-		"|---|---|---|---|---|---|---|---|---|\n");
-	for (int with_big = 0; with_big <= 1; with_big++) {
+		"| big guest: path | fps | its server CPU per frame (us) | server CPU %% of a core |\n"
+		"|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int run = 0; run < 3; run++) {
+		bool with_big = run > 0;
 		struct dmab_test_server s;
 		if (server_start(&s)) {
 			errors++;
 			continue;
+		}
+		if (run == 2) {
+			snprintf(png, sizeof(png), "%s/still.png", s.dir);
+			if (!write_png(png, 3840, 2160)) {
+				fprintf(stderr, "bench: cannot write %s\n", png);
+				errors++;
+				dmab_ts_stop(&s);
+				continue;
+			}
 		}
 		struct guest g[4], big = { 0 };
 		for (unsigned int i = 0; i < n; i++) {
@@ -662,7 +711,8 @@ static int part_mixed(void)
 			guest_start(&g[i], &s, uid, 640, 480, DRM_FORMAT_XRGB8888, true);
 		}
 		if (with_big)
-			guest_start_buffers(&big, &s, "big", 3840, 2160, DRM_FORMAT_XRGB8888, false, 3);
+			guest_start_buffers(&big, &s, "big", 3840, 2160, DRM_FORMAT_XRGB8888, false, 3,
+				run == 2 ? png : NULL);
 		if (!wait_running(&s, n + (unsigned int)with_big, 20, 30000)) {
 			fprintf(stderr, "bench: the mixed guests did not get going\n");
 			errors++;
@@ -680,19 +730,16 @@ static int part_mixed(void)
 				totals_of(&s, &b1, "big");
 			double secs = (double)(w1 - w0) / 1e9;
 			double cpu_pct = (double)(c1 - c0) / 1e7 / secs;
+			out("| %s | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %.0f ",
+				runs[run], s1.handoff_p50, s1.handoff_p99, s1.handoff_max,
+				s1.frames - s0.frames, secs * 60 * n);
 			if (with_big) {
 				int64_t bf = b1.frames - b0.frames;
 				/* The four's share of the server is what the run without it took. */
-				out("| with the big guest (%s) | %" PRId64 " | %" PRId64 " | %" PRId64
-					" | %" PRId64 " | %.0f | %.1f | %.0f | %.1f |\n", b1.import,
-					s1.handoff_p50, s1.handoff_p99, s1.handoff_max,
-					s1.frames - s0.frames, secs * 60 * n, (double)bf / secs,
+				out("| %s | %.1f | %.0f | %.1f |\n", b1.import, (double)bf / secs,
 					bf > 0 ? (double)(c1 - c0) / 1e3 / (double)bf : 0, cpu_pct);
 			} else {
-				out("| the four alone (%s) | %" PRId64 " | %" PRId64 " | %" PRId64
-					" | %" PRId64 " | %.0f | - | - | %.1f |\n", s1.import,
-					s1.handoff_p50, s1.handoff_p99, s1.handoff_max,
-					s1.frames - s0.frames, secs * 60 * n, cpu_pct);
+				out("| - | - | - | %.1f |\n", cpu_pct);
 			}
 		}
 		for (unsigned int i = 0; i < n; i++)
