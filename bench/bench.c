@@ -19,6 +19,9 @@
  *             guests: its frame rate, and what the copies add to the
  *             others' flips against the same four alone.
  *
+ * Simulated guests run at nice 10: they stand for Xen guests, which run
+ * on vCPUs of their own and do not take the server's CPU when they wake.
+ *
  * Server CPU is the sum over its threads of /proc/<pid>/task/<tid>/schedstat
  * (nanoseconds), so copy workers count. --short runs each part briefly, for
  * CI: it fails only on an error, never on a figure. --markdown FILE writes
