@@ -78,3 +78,29 @@ const char *dmab_default_control_socket(char *buf, size_t len)
 {
 	return dmab_default_socket(buf, len, DMAB_ENV_SOCKET, "dmabridge.sock");
 }
+
+const char *dmab_find_socket(char *buf, size_t len, const char *env, const char *name,
+		const char *system_dir)
+{
+	const char *set = getenv(env);
+	const char *path = dmab_default_socket(buf, len, env, name);
+	if ((set && set[0]) || geteuid() != 0 || (path && access(path, F_OK) == 0))
+		return path;
+	/*
+	 * Root's login session has an XDG_RUNTIME_DIR of its own; a system
+	 * service (dmabridged under systemd) has none, and so uses the
+	 * system's directory: look there when the session has no socket.
+	 */
+	char other[256];
+	int n = snprintf(other, sizeof(other), "%s/%s", system_dir, name);
+	if (n < 0 || (size_t)n >= sizeof(other) || (size_t)n >= len ||
+			dmab_private_dir(system_dir, false) || access(other, F_OK))
+		return path;
+	memcpy(buf, other, (size_t)n + 1);
+	return buf;
+}
+
+const char *dmab_find_control_socket(char *buf, size_t len)
+{
+	return dmab_find_socket(buf, len, DMAB_ENV_SOCKET, "dmabridge.sock", "/run/dmabridge");
+}

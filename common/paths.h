@@ -49,4 +49,16 @@ const char *dmab_default_control_socket(char *buf, size_t len);
 /** The same for name (e.g. "dmabridge-sim.sock") and environment variable env. */
 const char *dmab_default_socket(char *buf, size_t len, const char *env, const char *name);
 
+/**
+ * Where a client finds dmabridged's control socket: as
+ * dmab_default_control_socket(), but for root whose $XDG_RUNTIME_DIR has
+ * no socket (a login session, while dmabridged runs as a system service)
+ * /run/dmabridge/dmabridge.sock when that exists in a private directory.
+ */
+const char *dmab_find_control_socket(char *buf, size_t len);
+
+/** dmab_find_control_socket() for name, env, and the system's directory system_dir. */
+const char *dmab_find_socket(char *buf, size_t len, const char *env, const char *name,
+		const char *system_dir);
+
 #endif

@@ -535,7 +535,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	if (!socket_path)
-		socket_path = dmab_default_control_socket(def, sizeof(def));
+		socket_path = dmab_find_control_socket(def, sizeof(def));
 	const char *cmd = argv[optind];
 	int sub_argc = argc - optind - 1;
 	char **sub_argv = argv + optind + 1;

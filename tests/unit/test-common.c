@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,10 +210,66 @@ static void runtime_dir(void **state)
 	rmdir(base);
 }
 
+/*
+ * Root in a login session (XDG_RUNTIME_DIR of its own, no socket there)
+ * finds the socket of dmabridged running as a system service.
+ */
+static void find_socket(void **state)
+{
+	char session[64], system[64], buf[160], want[160];
+	make_base(session, sizeof(session));
+	make_base(system, sizeof(system));
+	assert_int_equal(chmod(session, 0700), 0);
+	assert_int_equal(chmod(system, 0700), 0);
+	char *saved = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+	unsetenv(DMAB_ENV_SOCKET);
+	setenv("XDG_RUNTIME_DIR", session, 1);
+	char in_session[160], in_system[160];
+	snprintf(in_session, sizeof(in_session), "%s/dmabridge.sock", session);
+	snprintf(in_system, sizeof(in_system), "%s/dmabridge.sock", system);
+
+	/* Neither exists: the session's, for the error message. */
+	assert_string_equal(dmab_find_socket(buf, sizeof(buf), DMAB_ENV_SOCKET, "dmabridge.sock",
+		system), in_session);
+	int fd = open(in_system, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(want, sizeof(want), "%s", geteuid() == 0 ? in_system : in_session);
+	assert_string_equal(dmab_find_socket(buf, sizeof(buf), DMAB_ENV_SOCKET, "dmabridge.sock",
+		system), want);
+	/* A system directory others may write is not looked into. */
+	assert_int_equal(chmod(system, 0777), 0);
+	assert_string_equal(dmab_find_socket(buf, sizeof(buf), DMAB_ENV_SOCKET, "dmabridge.sock",
+		system), in_session);
+	assert_int_equal(chmod(system, 0700), 0);
+	/* The session's socket, where there is one, first. */
+	fd = open(in_session, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_string_equal(dmab_find_socket(buf, sizeof(buf), DMAB_ENV_SOCKET, "dmabridge.sock",
+		system), in_session);
+	/* And the variable above all. */
+	setenv(DMAB_ENV_SOCKET, "/somewhere/ctl.sock", 1);
+	assert_string_equal(dmab_find_socket(buf, sizeof(buf), DMAB_ENV_SOCKET, "dmabridge.sock",
+		system), "/somewhere/ctl.sock");
+	unsetenv(DMAB_ENV_SOCKET);
+
+	unlink(in_session);
+	unlink(in_system);
+	rmdir(session);
+	rmdir(system);
+	if (saved)
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	free(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ratelimit_window),
+		cmocka_unit_test(find_socket),
 		cmocka_unit_test(ratelimit_parent),
 		cmocka_unit_test(table_keys),
 		cmocka_unit_test(table_all_keys),
