@@ -90,7 +90,7 @@ _dmabridgectl()
 		local key=${cur%%=*} value=${cur#*=} pre=""
 		[[ $COMP_WORDBREAKS == *=* ]] || pre="$key="
 		if [[ $cur != *=* ]]; then
-			COMPREPLY=($(compgen -W 'screen= x= y= z= visible=' -- "$cur"))
+			COMPREPLY=($(compgen -W 'screen= x= y= z= visible= width= height=' -- "$cur"))
 			compopt -o nospace
 		elif [[ $key == screen ]]; then
 			_dmabridgectl_offer_names name "$pre$value" "$pre"

@@ -81,6 +81,17 @@ static int get_int32(json_object *v, const char *key, int32_t *out, char *error)
 	return 0;
 }
 
+static int get_size(json_object *v, const char *key, uint32_t *out, char *error)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return fail(error, "\"%s\" must be an integer, not %s", key, type_name(v));
+	int64_t n = json_object_get_int64(v);
+	if (n < 0 || n > DMAB_CTL_PLACE_MAX)
+		return fail(error, "\"%s\" is outside 0..%d", key, DMAB_CTL_PLACE_MAX);
+	*out = (uint32_t)n;
+	return 0;
+}
+
 static int get_bool(json_object *v, const char *key, bool *out, char *error)
 {
 	if (!json_object_is_type(v, json_type_boolean))
@@ -146,6 +157,12 @@ static int parse_layout(json_object *root, struct dmab_ctl_layout *l, char *erro
 		} else if (!strcmp(key, "visible")) {
 			ret = get_bool(v, key, &l->visible, error);
 			l->has_visible = true;
+		} else if (!strcmp(key, "width")) {
+			ret = get_size(v, key, &l->width, error);
+			l->has_width = true;
+		} else if (!strcmp(key, "height")) {
+			ret = get_size(v, key, &l->height, error);
+			l->has_height = true;
 		} else {
 			ret = fail(error, "layout takes no \"%s\"", quote(q, key));
 		}

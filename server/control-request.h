@@ -42,13 +42,18 @@ struct dmab_ctl_screenshot {
 	char name[DMAB_CTL_NAME_MAX + 1];       /* "" for DMAB_CTL_TARGET_FIRST_SCREEN */
 };
 
+/* The largest width or height a layout gives a connector on its screen. */
+#define DMAB_CTL_PLACE_MAX 16384
+
 /** A layout change: what is not given stays as it is. */
 struct dmab_ctl_layout {
 	char connector[DMAB_CTL_NAME_MAX + 1];
-	bool has_screen, has_x, has_y, has_z, has_visible;
+	bool has_screen, has_x, has_y, has_z, has_visible, has_width, has_height;
 	char screen[DMAB_CTL_NAME_MAX + 1];
 	int32_t x, y, z;
 	bool visible;
+	/* Its size on the screen, up to DMAB_CTL_PLACE_MAX; 0: the connector's own. */
+	uint32_t width, height;
 };
 
 struct dmab_ctl_request {

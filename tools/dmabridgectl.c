@@ -32,6 +32,7 @@ static const char usage[] =
 	"  screenshot [TARGET] FILE      write a PNG of a screen (default: the first)\n"
 	"                                or a connector (domid/devid/index or unique-id)\n"
 	"  layout CONNECTOR [screen=NAME] [x=N] [y=N] [z=N] [visible=yes|no]\n"
+	"                  [width=N] [height=N]   (0: the connector's own size)\n"
 	"                                move a guest connector\n"
 	"  reload                        re-read dmabridged's configuration file\n"
 	"\n"
@@ -461,7 +462,8 @@ static int cmd_layout(int argc, char **argv)
 		} else if (!strcmp(key, "visible")) {
 			json_object_object_add(req, key, json_object_new_boolean(
 				!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1")));
-		} else if (!strcmp(key, "x") || !strcmp(key, "y") || !strcmp(key, "z")) {
+		} else if (!strcmp(key, "x") || !strcmp(key, "y") || !strcmp(key, "z") ||
+				!strcmp(key, "width") || !strcmp(key, "height")) {
 			char *end;
 			long v = strtol(value, &end, 10);
 			if (*end || end == value) {
@@ -484,8 +486,11 @@ static int cmd_layout(int argc, char **argv)
 	} else {
 		json_object *p;
 		json_object_object_get_ex(r, "place", &p);
-		printf("%s: on %s at %" PRId64 ",%" PRId64 " z %" PRId64 "\n", argv[0],
+		printf("%s: on %s at %" PRId64 ",%" PRId64 " z %" PRId64, argv[0],
 			str(p, "screen"), num(p, "x"), num(p, "y"), num(p, "z"));
+		if (num(p, "width") || num(p, "height"))
+			printf(", %" PRId64 "x%" PRId64, num(p, "width"), num(p, "height"));
+		printf("\n");
 	}
 	json_object_put(r);
 	return 0;

@@ -87,6 +87,7 @@ def main(argv):
             (sock + ["layout", ""], sorted(ids + ["cluster0"])),
             (sock + ["layout", "cl"], ["cluster0"]),
             (sock + ["layout", "cluster0", "vis"], ["visible="]),
+            (sock + ["layout", "cluster0", "h"], ["height="]),
             (sock + ["layout", "cluster0", "visible", "=", ""], ["no", "yes"]),
             (sock + ["layout", "cluster0", "screen", "=", ""], ["main"]),
             (sock + ["screenshot", "screen", ":", "m"], ["main"]),

@@ -238,6 +238,41 @@ static void expect_png(const char *path, uint32_t width, uint32_t height, uint32
 	free(rgba);
 }
 
+/* A connector scaled to w x h at x, y: black around it, its picture (not black) inside. */
+static void expect_png_scaled(const char *path, uint32_t width, uint32_t height, uint32_t x,
+		uint32_t y, uint32_t w, uint32_t h, const char *what)
+{
+	uint8_t *rgba;
+	uint32_t pw, ph;
+	if (dmab_ts_png_read(path, &rgba, &pw, &ph)) {
+		fprintf(stderr, "%s: %s is not a PNG\n", what, path);
+		failures++;
+		return;
+	}
+	if (pw != width || ph != height) {
+		fprintf(stderr, "%s: %ux%u, expected %ux%u\n", what, pw, ph, width, height);
+		failures++;
+		free(rgba);
+		return;
+	}
+	uint64_t bad = dmab_ts_check_black(rgba, pw, 0, 0, pw, y);
+	bad += dmab_ts_check_black(rgba, pw, 0, y + h, pw, ph - y - h);
+	bad += dmab_ts_check_black(rgba, pw, 0, y, x, h);
+	bad += dmab_ts_check_black(rgba, pw, x + w, y, pw - x - w, h);
+	/* The pattern has no black pixel. */
+	uint64_t dark = 0;
+	for (uint32_t j = y; j < y + h; j++)
+		for (uint32_t i = x; i < x + w; i++) {
+			const uint8_t *q = rgba + ((size_t)j * pw + i) * 4;
+			dark += !(q[0] | q[1] | q[2]);
+		}
+	if (bad || dark)
+		fprintf(stderr, "%s: %" PRIu64 " pixels wrong around it, %" PRIu64 " black in it\n",
+			what, bad, dark);
+	CHECK(bad == 0 && dark == 0);
+	free(rgba);
+}
+
 static void test_status(uint64_t domid)
 {
 	struct ctl c;
@@ -410,6 +445,18 @@ static void test_layout(uint64_t domid)
 	/* Hidden, it still shows on its own. */
 	ctl(&c, "screenshot", conn, file);
 	expect_png(file, CONN_W, CONN_H, 0, 0, CONN_W, CONN_H, "hidden connector");
+
+	/* Scaled: twice its size (the height follows the width), then its own again. */
+	ctl(&c, "layout", "ctl0", "screen=main", "x=40", "y=30", "visible=yes", "width=640");
+	expect(&c, 0, NULL, "layout width=640");
+	CHECK(!strcmp(c.out, "ctl0: on main at 40,30 z 3, 640x400\n"));
+	ctl(&c, "screenshot", file);
+	expect_png_scaled(file, MAIN_W, MAIN_H, 40, 30, 2 * CONN_W, 2 * CONN_H, "scaled 2x");
+	ctl(&c, "layout", "ctl0", "width=0");
+	expect(&c, 0, NULL, "layout width=0");
+	CHECK(!strcmp(c.out, "ctl0: on main at 40,30 z 3\n"));
+	ctl(&c, "layout", "ctl0", "height=16384");
+	expect(&c, 1, "more than 16384", "layout to more than the largest size");
 
 	ctl(&c, "layout", "ctl0", "screen=main", "x=40", "y=30", "z=4", "visible=yes");
 	expect(&c, 0, NULL, "layout back");

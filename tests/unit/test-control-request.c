@@ -166,6 +166,18 @@ static void layouts(void **state)
 	assert_int_equal(req.layout.z, 0);
 	assert_false(req.layout.visible);
 
+	assert_int_equal(parse("{\"cmd\":\"layout\",\"connector\":\"c0\",\"width\":16384,"
+		"\"height\":0}", &req, error), 0);
+	assert_true(req.layout.has_width && req.layout.has_height);
+	assert_int_equal(req.layout.width, 16384);
+	assert_int_equal(req.layout.height, 0);
+	refused("{\"cmd\":\"layout\",\"connector\":\"c0\",\"width\":16385}",
+		"\"width\" is outside 0..16384");
+	refused("{\"cmd\":\"layout\",\"connector\":\"c0\",\"height\":-1}",
+		"\"height\" is outside 0..16384");
+	refused("{\"cmd\":\"layout\",\"connector\":\"c0\",\"height\":\"2\"}",
+		"\"height\" must be an integer, not string");
+
 	refused("{\"cmd\":\"layout\"}", "layout needs a \"connector\"");
 	refused("{\"cmd\":\"layout\",\"x\":1}", "layout needs a \"connector\"");
 	refused("{\"cmd\":\"layout\",\"connector\":null,\"x\":1}", "\"connector\" must be a string");
