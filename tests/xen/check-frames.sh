@@ -15,7 +15,7 @@
 # BOOT_TRIES=N: make the guest up to N times until it boots (PVH guests
 # under TCG triple-fault early in some boots); skipped when none does.
 # SCREENSHOTS=0: the frames are shown and acknowledged but not compared
-# (for buffers dmabridged cannot read: see check gap-zero-copy-screenshot).
+# (for buffers dmabridged cannot read: see check zero-copy-screenshot).
 . /usr/lib/dmab-xen/lib.sh
 name=$1 connectors=$2 be_alloc=$3 type=$4 import=$5
 frames=${FRAMES:-4}
