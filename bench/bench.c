@@ -554,24 +554,49 @@ static int cmp_run_per(const void *a, const void *b)
 }
 
 /*
- * Each path, size and format REPEAT times, the rounds one after the
+ * Each path, size and format REPEAT_MAX times, the rounds one after the
  * other (so that a noisy minute spoils one run of each, not every run of
  * one): the row is the run with the median CPU per flip.
  */
-#define REPEAT 3
+#define REPEAT_MAX 3
+
+/* The row of one path, size and format: its median run, and each run's CPU per flip. */
+static double flip_row(const struct flip_run *runs, unsigned int repeat, const struct size *sz,
+		uint32_t fourcc)
+{
+	struct flip_run sorted[REPEAT_MAX];
+	char each[96] = "";
+	size_t len = 0;
+	for (unsigned int rep = 0; rep < repeat; rep++) {
+		sorted[rep] = runs[rep];
+		len += (size_t)snprintf(each + len, sizeof(each) - len, "%s%.0f", rep ? ", " : "",
+			runs[rep].per);
+	}
+	qsort(sorted, repeat, sizeof(*sorted), cmp_run_per);
+	const struct flip_run *r = &sorted[repeat / 2];
+	char ratio[32] = "-";
+	if (r->floor_us > 0)
+		snprintf(ratio, sizeof(ratio), "%.2fx", r->per / r->floor_us);
+	out("| %s | %ux%u | %s | %" PRId64 " | %.1f | %.1f | %.1f | %.0f | %s | %.0f | %s |\n",
+		r->import, sz->width, sz->height, format_name(fourcc), r->frames, r->fps, r->per,
+		r->wakeups, r->floor_us, ratio, r->guest, each);
+	return r->per;
+}
 
 static int part_flips(void)
 {
-	static const struct size headless_sizes[] = { { 1280, 720 }, { 1920, 1080 }, { 3840, 2160 } };
+	static const struct size headless_sizes[] = {
+		{ 1280, 720 }, { 1920, 1080 }, { 3840, 2160 },
+	};
 	/* Within vkms's screen (1024x768). */
 	static const struct size drm_sizes[] = { { 640, 480 }, { 1024, 768 } };
 	static const uint32_t formats[] = { DRM_FORMAT_XRGB8888, DRM_FORMAT_RGB565 };
 	const struct size *sizes = drm_card[0] ? drm_sizes : headless_sizes;
 	size_t nsizes = short_run ? 1 : drm_card[0] ? 2 : 3, nformats = short_run ? 1 : 2;
-	unsigned int repeat = short_run ? 1 : REPEAT;
+	unsigned int repeat = short_run ? 1 : REPEAT_MAX;
 	uint32_t run_ms = short_run ? 700 : 3000;
 	int errors = 0;
-	struct flip_run runs[2][3][2][REPEAT];
+	struct flip_run runs[2][3][2][REPEAT_MAX];
 	memset(runs, 0, sizeof(runs));
 	for (unsigned int rep = 0; rep < repeat; rep++)
 		for (int be = 0; be <= 1; be++)
@@ -582,36 +607,18 @@ static int part_flips(void)
 
 	out("\n## Server CPU per presented flip\n\n");
 	if (repeat > 1)
-		out("Each row the median of %u runs by CPU per flip; all three in the last column.\n\n",
-			repeat);
+		out("Each row the median of %u runs by CPU per flip; all of them in the last "
+			"column.\n\n", repeat);
 	out("| path | size | format | frames | fps | CPU per flip (us) | wake-ups per flip "
-		"| floor (us) | over the floor | guest CPU per frame (us) | CPU per flip, each run (us) |\n"
+		"| floor (us) | over the floor | guest CPU per frame (us) "
+		"| CPU per flip, each run (us) |\n"
 		"|---|---|---|---|---|---|---|---|---|---|---|\n");
 	double median[2][3][2] = { { { 0 } } };
-	for (int be = 0; be <= 1; be++) {
-		for (size_t si = 0; si < nsizes; si++) {
-			for (size_t fi = 0; fi < nformats; fi++) {
-				struct flip_run sorted[REPEAT];
-				char each[96] = "";
-				size_t len = 0;
-				for (unsigned int rep = 0; rep < repeat; rep++) {
-					sorted[rep] = runs[be][si][fi][rep];
-					len += (size_t)snprintf(each + len, sizeof(each) - len, "%s%.0f",
-						rep ? ", " : "", sorted[rep].per);
-				}
-				qsort(sorted, repeat, sizeof(*sorted), cmp_run_per);
-				const struct flip_run *r = &sorted[repeat / 2];
-				median[be][si][fi] = r->per;
-				char ratio[32] = "-";
-				if (r->floor_us > 0)
-					snprintf(ratio, sizeof(ratio), "%.2fx", r->per / r->floor_us);
-				out("| %s | %ux%u | %s | %" PRId64 " | %.1f | %.1f | %.1f | %.0f | %s "
-					"| %.0f | %s |\n", r->import, sizes[si].width, sizes[si].height,
-					format_name(formats[fi]), r->frames, r->fps, r->per, r->wakeups,
-					r->floor_us, ratio, r->guest, each);
-			}
-		}
-	}
+	for (int be = 0; be <= 1; be++)
+		for (size_t si = 0; si < nsizes; si++)
+			for (size_t fi = 0; fi < nformats; fi++)
+				median[be][si][fi] = flip_row(runs[be][si][fi], repeat, &sizes[si],
+					formats[fi]);
 	/* Flat: nothing per pixel on the paths without a copy. */
 	if (nsizes == 3) {
 		out("\nbe-alloc, 3840x2160 over 1920x1080, CPU per flip (medians): ");
@@ -736,7 +743,8 @@ static int part_mixed(void)
 	uint32_t run_ms = short_run ? 700 : 6000;
 	int errors = 0;
 	if (drm_card[0]) {
-		out("\n(No mixed part on a KMS device: its 3840x2160 guest needs a 3840x2160 screen.)\n");
+		out("\n(No mixed part on a KMS device: its 3840x2160 guest needs a 3840x2160 "
+			"screen.)\n");
 		return 0;
 	}
 	static const char *const runs[] = { "the four alone", "beside a big guest drawing",
@@ -744,7 +752,8 @@ static int part_mixed(void)
 	char png[160] = "";
 	out("\n## A 3840x2160 copy-path guest beside four 640x480 be-alloc guests\n\n");
 	out("| run | the four: p50 (us) | p99 (us) | max (us) | frames | expected at 60 Hz "
-		"| big guest: path | fps | its server CPU per frame (us) | server CPU %% of a core |\n"
+		"| big guest: path | fps | its server CPU per frame (us) "
+		"| server CPU %% of a core |\n"
 		"|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int run = 0; run < 3; run++) {
 		bool with_big = run > 0;
@@ -769,8 +778,8 @@ static int part_mixed(void)
 			guest_start(&g[i], &s, uid, 640, 480, DRM_FORMAT_XRGB8888, true);
 		}
 		if (with_big)
-			guest_start_buffers(&big, &s, "big", 3840, 2160, DRM_FORMAT_XRGB8888, false, 3,
-				run == 2 ? png : NULL);
+			guest_start_buffers(&big, &s, "big", 3840, 2160, DRM_FORMAT_XRGB8888,
+				false, 3, run == 2 ? png : NULL);
 		if (!wait_running(&s, n + (unsigned int)with_big, 20, 30000)) {
 			fprintf(stderr, "bench: the mixed guests did not get going\n");
 			errors++;
@@ -793,7 +802,7 @@ static int part_mixed(void)
 				s1.frames - s0.frames, secs * 60 * n);
 			if (with_big) {
 				int64_t bf = b1.frames - b0.frames;
-				/* The four's share of the server is what the run without it took. */
+				/* The four's share: what the run without it took. */
 				out("| %s | %.1f | %.0f | %.1f |\n", b1.import, (double)bf / secs,
 					bf > 0 ? (double)(c1 - c0) / 1e3 / (double)bf : 0, cpu_pct);
 			} else {
@@ -836,8 +845,9 @@ static int part_attached(void)
 	double floor_us = copied > 0 ? memcpy_ms((size_t)copied) * 1000 : flip_floor_us();
 	out("\n## dmabridged %d, %u connectors, %u s\n\n", (int)s.pid, t1.connectors,
 		attach_seconds);
-	out("| path | frames | fps | CPU per flip (us) | wake-ups per flip | octets copied per frame "
-		"| floor (us) | over the floor | p50 (us) | p99 (us) | max (us) | server CPU %% of a core |\n"
+	out("| path | frames | fps | CPU per flip (us) | wake-ups per flip "
+		"| octets copied per frame | floor (us) | over the floor | p50 (us) | p99 (us) "
+		"| max (us) | server CPU %% of a core |\n"
 		"|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	out("| %s | %" PRId64 " | %.1f | %.1f | %.1f | %" PRId64 " | %.0f | %.2fx | %" PRId64
 		" | %" PRId64 " | %" PRId64 " | %.1f |\n", t1.import[0] ? t1.import : "?", frames,
@@ -863,7 +873,8 @@ int main(int argc, char **argv)
 			if (card[0] == '/') {
 				snprintf(drm_card, sizeof(drm_card), "%s", card);
 			} else if (!dmab_ts_find_card(card, drm_card, sizeof(drm_card))) {
-				fprintf(stderr, "bench: no DRM card of the driver %s: skipped\n", card);
+				fprintf(stderr, "bench: no DRM card of the driver %s: skipped\n",
+					card);
 				return 77;
 			}
 		} else if (!strcmp(argv[i], "--attach") && i + 1 < argc) {
@@ -879,15 +890,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: bench [--short] [--only flips|latency|memory|mixed] [--drm CARD] "
-				"[--markdown FILE]\n"
-				"       bench --attach PID --socket PATH [--seconds N] [--markdown FILE]\n");
+			fprintf(stderr, "usage: bench [--short] [--only flips|latency|memory|mixed] "
+				"[--drm CARD] [--markdown FILE]\n"
+				"       bench --attach PID --socket PATH [--seconds N] "
+				"[--markdown FILE]\n");
 			return 2;
 		}
 	}
 	if (attach_pid > 0 || attach_socket) {
 		if (attach_pid <= 0 || !attach_socket || attach_seconds == 0) {
-			fprintf(stderr, "bench: --attach PID --socket PATH, and --seconds N above 0\n");
+			fprintf(stderr, "bench: --attach PID --socket PATH, and --seconds N "
+				"above 0\n");
 			return 2;
 		}
 		out("# dmabridge benchmark\n\n%ld CPUs, attached to a running dmabridged\n",
@@ -908,7 +921,8 @@ int main(int argc, char **argv)
 		snprintf(output, sizeof(output), "drm output on %s", drm_card);
 	out("# dmabridge benchmark\n\n%ld CPUs, %s host, simulator, %s%s\n",
 		cpus, access("/dev/dma_heap/system", R_OK) == 0 ? "dma-buf heap on this" :
-		"no dma-buf heap on this", output, short_run ? " (short run: figures are rough)" : "");
+		"no dma-buf heap on this", output,
+		short_run ? " (short run: figures are rough)" : "");
 	int errors = 0;
 	if (!only || !strcmp(only, "flips"))
 		errors += part_flips();

@@ -407,8 +407,8 @@ static int parse_connectors(char *arg, struct dmab_client_connector_spec *specs,
 int main(int argc, char **argv)
 {
 	enum { OPT_SIM = 256, OPT_XEN, OPT_SOCKET, OPT_DEVID, OPT_CREATE, OPT_BE_ALLOC,
-		OPT_CONNECTOR, OPT_FORMAT, OPT_FRAMES, OPT_HOLD, OPT_PNG, OPT_RAW, OPT_TIMEOUT, OPT_BUFFERS,
-		OPT_NAME };
+		OPT_CONNECTOR, OPT_FORMAT, OPT_FRAMES, OPT_HOLD, OPT_PNG, OPT_RAW, OPT_TIMEOUT,
+		OPT_BUFFERS, OPT_NAME };
 	static const struct option long_options[] = {
 		{ "sim", no_argument, NULL, OPT_SIM },
 		{ "xen", no_argument, NULL, OPT_XEN },
