@@ -499,10 +499,9 @@ struct flip_run {
 	char import[16];
 	int64_t frames;
 	double fps, per, wakeups, floor_us, guest;
-	bool ok;
 };
 
-static int flip_run(const struct size *sz, uint32_t fourcc, bool be, uint32_t run_ms,
+static int measure_flips(const struct size *sz, uint32_t fourcc, bool be, uint32_t run_ms,
 		struct flip_run *r)
 {
 	uint32_t bpp = fourcc == DRM_FORMAT_RGB565 ? 2 : 4;
@@ -542,7 +541,6 @@ static int flip_run(const struct size *sz, uint32_t fourcc, bool be, uint32_t ru
 	 */
 	r->floor_us = !strcmp(t1.import, "copy") ?
 		memcpy_ms((size_t)sz->width * sz->height * bpp) * 1000 : flip_floor_us();
-	r->ok = r->frames > 0;
 	guest_stop(&g);
 	return dmab_ts_stop(&s) != 0;
 }
@@ -602,7 +600,7 @@ static int part_flips(void)
 		for (int be = 0; be <= 1; be++)
 			for (size_t si = 0; si < nsizes; si++)
 				for (size_t fi = 0; fi < nformats; fi++)
-					errors += flip_run(&sizes[si], formats[fi], be, run_ms,
+					errors += measure_flips(&sizes[si], formats[fi], be, run_ms,
 						&runs[be][si][fi][rep]);
 
 	out("\n## Server CPU per presented flip\n\n");
@@ -802,7 +800,8 @@ static int part_mixed(void)
 				s1.frames - s0.frames, secs * 60 * n);
 			if (with_big) {
 				int64_t bf = b1.frames - b0.frames;
-				/* The four's share: what the run without it took. */
+				/* All of the server's CPU over the big guest's frames: the four's
+				 * own share is what the run without it took. */
 				out("| %s | %.1f | %.0f | %.1f |\n", b1.import, (double)bf / secs,
 					bf > 0 ? (double)(c1 - c0) / 1e3 / (double)bf : 0, cpu_pct);
 			} else {

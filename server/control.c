@@ -639,15 +639,10 @@ static json_object *cmd_layout(struct dmab_server *server, const struct dmab_ctl
 	if (req->has_visible)
 		p.visible = req->visible;
 	if (req->has_width || req->has_height) {
-		/* As in the configuration: one of the two keeps the connector's aspect; 0 its size. */
-		uint32_t w = req->has_width ? req->width : p.width;
-		uint32_t h = req->has_height ? req->height : p.height;
-		if (!req->has_height && w && c->width)
-			h = (uint32_t)((uint64_t)c->height * w / c->width);
-		if (!req->has_width && h && c->height)
-			w = (uint32_t)((uint64_t)c->width * h / c->height);
-		if (!w || !h)
-			w = h = 0;
+		/* As in the configuration: the side not given follows the connector's aspect. */
+		uint32_t w, h;
+		dmab_layout_scaled_size(c, req->has_width ? req->width : 0,
+			req->has_height ? req->height : 0, &w, &h);
 		if (w > DMAB_CTL_PLACE_MAX || h > DMAB_CTL_PLACE_MAX)
 			return error("%s would be %" PRIu32 "x%" PRIu32 " on its screen: more than %d",
 				req->connector, w, h, DMAB_CTL_PLACE_MAX);

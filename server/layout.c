@@ -70,6 +70,20 @@ static int32_t right_of_others(struct dmab_server *server, const struct dmab_con
 	return x > INT32_MAX ? INT32_MAX : (int32_t)x;
 }
 
+void dmab_layout_scaled_size(const struct dmab_connector *conn, uint32_t width,
+		uint32_t height, uint32_t *out_width, uint32_t *out_height)
+{
+	uint64_t w = width, h = height;
+	if (w && !h && conn->width)
+		h = (uint64_t)conn->height * w / conn->width;
+	if (h && !w && conn->height)
+		w = (uint64_t)conn->width * h / conn->height;
+	if (!w || !h || w > UINT32_MAX || h > UINT32_MAX)
+		w = h = 0;
+	*out_width = (uint32_t)w;
+	*out_height = (uint32_t)h;
+}
+
 static void place_at(struct dmab_server *server, struct dmab_connector *conn,
 		const struct dmab_config_place *cp)
 {
@@ -84,15 +98,8 @@ static void place_at(struct dmab_server *server, struct dmab_connector *conn,
 	if (cp) {
 		place->z = cp->z;
 		place->visible = cp->visible;
-		/* Scaled to this size; one of the two given keeps the connector's aspect. */
-		place->width = cp->width;
-		place->height = cp->height;
-		if (cp->width && !cp->height && conn->width)
-			place->height = (uint32_t)((uint64_t)conn->height * cp->width / conn->width);
-		if (cp->height && !cp->width && conn->height)
-			place->width = (uint32_t)((uint64_t)conn->width * cp->height / conn->height);
-		if ((cp->width || cp->height) && (!place->width || !place->height))
-			place->width = place->height = 0;
+		dmab_layout_scaled_size(conn, cp->width, cp->height, &place->width,
+			&place->height);
 		if (cp->has_position) {
 			place->x = cp->x;
 			place->y = cp->y;

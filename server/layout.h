@@ -41,6 +41,14 @@ void dmab_layout_release(struct dmab_server *server, struct dmab_connector *conn
 void dmab_layout_reload(struct dmab_server *server);
 
 /**
+ * The size conn shows at when scaled to width x height, in *out_width x
+ * *out_height: one of the two given (the other 0) keeps the connector's
+ * aspect; neither, or a side that comes to 0, is its own size (0 x 0).
+ */
+void dmab_layout_scaled_size(const struct dmab_connector *conn, uint32_t width,
+		uint32_t height, uint32_t *out_width, uint32_t *out_height);
+
+/**
  * The connector a control client means by sel, or NULL with a reason in
  * err (len octets). sel is "domid/devid/index"; or the label of a
  * configured place, which means the connector holding it; or
