@@ -15,6 +15,7 @@
 
 #include "client/pgdir.h"
 #include "tests/integration/evil.h"
+#include "tests/integration/remote.h"
 
 void evil_sleep_ms(uint32_t ms)
 {
@@ -48,6 +49,7 @@ struct evil_good_shared {
 	atomic_int error;               /* the step that failed, 0 if none */
 	atomic_uint max_wait_ms;        /* longest wait for a flip event */
 	atomic_uint hostile_domid;      /* the last hostile guest's, from evil_connect() */
+	atomic_uint hostile_devid;      /* ... and its device's */
 };
 
 static struct dmab_client_buffer *good_flipped;
@@ -186,6 +188,10 @@ int64_t evil_good_frames(struct evil_env *env)
 
 uint32_t evil_good_max_wait_ms(struct evil_env *env)
 {
+	if (env->xen) {
+		long long ms = dmab_ts_remote_number(env->server.remote, "good-wait", NULL);
+		return ms < 0 ? UINT32_MAX : (uint32_t)ms;
+	}
 	return atomic_load(&env->good->max_wait_ms);
 }
 
@@ -200,8 +206,23 @@ static bool wait_flag(atomic_int *flag, int value, uint32_t timeout_ms)
 	return true;
 }
 
+/* On Xen the relay holds the good guest and compares (remote.h). */
+static int xen_good_check_screen(struct evil_env *env)
+{
+	char *a = dmab_ts_remote_call(env->server.remote, "good-screen", NULL, 0, NULL);
+	if (!a)
+		return EVIL_CHECK(false, "no answer about the good guest's screen");
+	int fails = EVIL_CHECK(a[0] == '0', "the good guest's screen: %s", a + (a[0] ? 2 : 0));
+	if (!fails)
+		fprintf(stderr, "good guest: %s", a + 2);
+	free(a);
+	return fails;
+}
+
 int evil_good_check_screen(struct evil_env *env)
 {
+	if (env->xen)
+		return xen_good_check_screen(env);
 	struct evil_good_shared *sh = env->good;
 	int fails = 0;
 	atomic_store(&sh->pause, 1);
@@ -251,20 +272,72 @@ static int settled_fds(struct dmab_test_server *s)
 	return last;
 }
 
+static struct evil_good_shared *good_shared(void)
+{
+	struct evil_good_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return NULL;
+	memset(sh, 0, sizeof(*sh));
+	return sh;
+}
+
+/*
+ * In a domU of the Xen tier: dmabridged in dom0 takes the configuration,
+ * and the good guest is the other domU's, already flipping.
+ */
+static int xen_env_start(struct evil_env *env, const char *config)
+{
+	env->xen = true;
+	if (dmab_ts_attach_remote(&env->server, 60000)) {
+		fprintf(stderr, "no relay to dmabridged in dom0 (data/evil/ready)\n");
+		return -1;
+	}
+	char *a = dmab_ts_remote_call(env->server.remote, "config", config, strlen(config), NULL);
+	bool ok = a && strstr(a, "\"ok\":true");
+	if (!ok)
+		fprintf(stderr, "dmabridged did not take the configuration: %s\n", a ? a : "no answer");
+	free(a);
+	long long good = dmab_ts_remote_number(env->server.remote, "good", NULL);
+	env->good = good_shared();
+	if (!ok || good <= 0 || !env->good)
+		return -1;
+	env->good_domid = (unsigned int)good;
+	snprintf(env->good_conn, sizeof(env->good_conn), "%u/0/0", env->good_domid);
+	int64_t f0 = evil_good_frames(env);
+	uint64_t t0 = dmab_ts_now_ms();
+	evil_sleep_ms(2000);
+	int64_t f1 = evil_good_frames(env);
+	uint64_t elapsed = dmab_ts_now_ms() - t0;
+	if (f0 < 0 || f1 - f0 < 2) {
+		fprintf(stderr, "the good guest (dom%u) does not flip: %lld frames in %llu ms\n",
+			env->good_domid, (long long)(f1 - f0), (unsigned long long)elapsed);
+		return -1;
+	}
+	env->good_hz = (unsigned int)((f1 - f0) * 1000 / (int64_t)elapsed);
+	if (env->good_hz == 0)
+		env->good_hz = 1;
+	env->baseline_fds = settled_fds(&env->server);
+	fprintf(stderr, "dmabridged in dom0: good guest dom%u at %u frames a second, "
+		"%d descriptors\n", env->good_domid, env->good_hz, env->baseline_fds);
+	return 0;
+}
+
 int evil_env_start(struct evil_env *env, const char *config_extra)
 {
 	memset(env, 0, sizeof(*env));
 	char config[4096];
 	snprintf(config, sizeof(config), "%s%s", EVIL_BASE_CONFIG, config_extra ? config_extra : "");
+	if (getenv("DMAB_EVIL_XEN"))
+		return xen_env_start(env, config);
+	env->good_hz = 60;
 	if (dmab_ts_start(&env->server, config, NULL))
 		return -1;
-	env->good = mmap(NULL, sizeof(*env->good), PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (env->good == MAP_FAILED) {
+	env->good = good_shared();
+	if (!env->good) {
 		dmab_ts_stop(&env->server);
 		return -1;
 	}
-	memset(env->good, 0, sizeof(*env->good));
 	env->good_pid = run_child(good_child, env, NULL);
 
 	uint64_t deadline = dmab_ts_now_ms() + 10000;
@@ -317,15 +390,59 @@ static bool wait_fds(struct dmab_test_server *s, int n, uint32_t timeout_ms, int
 	}
 }
 
+/*
+ * On Xen the hostile guest's domain stays: the next frontend of its device
+ * must be served (a device left Connected by a killed guest is reset by
+ * it), and then closes it again. Failures.
+ */
+static int xen_next_frontend(struct evil_env *env, const char *name, unsigned int devid)
+{
+	struct dmab_client_options options;
+	dmab_ts_client_options(&env->server, &options);
+	options.devid = devid;
+	options.timeout_ms = 10000;
+	struct dmab_client *c;
+	int ret = dmab_client_connect(&options, &c);
+	if (ret == 0)
+		dmab_client_destroy(c);
+	return EVIL_CHECK(ret == 0, "%s: the next frontend of vdispl %u is not served: %s", name,
+		devid, strerror(-ret));
+}
+
+/* Whether device domid/devid is listed as connected. */
+static bool device_connected(struct dmab_test_server *s, unsigned int domid, unsigned int devid)
+{
+	json_object *g = dmab_ts_guest_status(s, domid, devid), *v;
+	bool connected = g && json_object_object_get_ex(g, "connected", &v) &&
+		json_object_get_boolean(v);
+	if (g)
+		json_object_put(g);
+	return connected;
+}
+
+static bool wait_disconnected(struct dmab_test_server *s, unsigned int domid, unsigned int devid,
+		uint32_t timeout_ms)
+{
+	uint64_t deadline = dmab_ts_now_ms() + timeout_ms;
+	while (device_connected(s, domid, devid)) {
+		if (dmab_ts_now_ms() >= deadline)
+			return false;
+		evil_sleep_ms(20);
+	}
+	return true;
+}
+
 int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *data,
 		int want_status, uint32_t timeout_ms)
 {
 	int fails = 0;
 	fprintf(stderr, "== %s\n", name);
+	dmab_ts_log_mark(&env->server);
 	int64_t frames0 = evil_good_frames(env);
 	uint64_t t0 = dmab_ts_now_ms();
 
 	atomic_store(&env->good->hostile_domid, 0);
+	atomic_store(&env->good->hostile_devid, 0);
 	pid_t pid = run_child(fn, env, data);
 	int status = wait_child(pid, timeout_ms);
 	fails += EVIL_CHECK(status == want_status, "%s: the hostile guest ended with %d, "
@@ -344,31 +461,44 @@ int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *d
 	if (st)
 		json_object_put(st);
 
-	fails += EVIL_CHECK(wait_guests(&env->server, 1, 5000),
-		"%s: the hostile device is still there after its guest left", name);
+	unsigned int dom = atomic_load(&env->good->hostile_domid);
+	unsigned int devid = atomic_load(&env->good->hostile_devid);
+	if (env->xen && dom) {
+		fails += xen_next_frontend(env, name, devid);
+		fails += EVIL_CHECK(wait_disconnected(&env->server, dom, devid, 5000),
+			"%s: dom%u's vdispl %u is still connected after its frontend left", name,
+			dom, devid);
+	} else if (!env->xen) {
+		fails += EVIL_CHECK(wait_guests(&env->server, 1, 5000),
+			"%s: the hostile device is still there after its guest left", name);
+	}
 	int fds = -1;
 	fails += EVIL_CHECK(wait_fds(&env->server, env->baseline_fds, 5000, &fds),
 		"%s: dmabridged holds %d descriptors, %d before the hostile guest", name, fds,
 		env->baseline_fds);
 
 	/* Whatever it did, its going is logged, and its warnings are rate-limited. */
-	unsigned int dom = atomic_load(&env->good->hostile_domid);
-	if (dom) {
+	if (dom && env->xen) {
+		fails += EVIL_CHECK(evil_log_count(&env->server, "dom%u/vdispl%u: disconnected", dom,
+			devid) >= 1, "%s: the log does not say dom%u/vdispl%u was disconnected", name,
+			dom, devid);
+	} else if (dom) {
 		fails += EVIL_CHECK(evil_log_count(&env->server, "dom%u/vdispl0: device removed",
 			dom) == 1, "%s: the log does not say dom%u went", name, dom);
-		fails += evil_log_rate_limited(&env->server, dom, dmab_ts_now_ms() - t0);
 	}
+	if (dom)
+		fails += evil_log_rate_limited(&env->server, dom, dmab_ts_now_ms() - t0);
 
 	int64_t frames1 = evil_good_frames(env);
 	uint64_t elapsed = dmab_ts_now_ms() - t0;
-	/* 60 Hz; a third of it even on a slow (sanitizer) build under attack. */
-	int64_t want = (int64_t)(elapsed * 60 / 1000 / 3);
+	/* Its usual rate; a third of it even on a slow (sanitizer) build under attack. */
+	int64_t want = (int64_t)(elapsed * env->good_hz / 1000 / 3);
 	fails += EVIL_CHECK(frames0 >= 0 && frames1 - frames0 >= (want ? want : 1),
 		"%s: the good guest got %lld frames in %llu ms (want %lld)", name,
 		(long long)(frames1 - frames0), (unsigned long long)elapsed, (long long)want);
-	fails += EVIL_CHECK(evil_good_max_wait_ms(env) < 1000,
-		"%s: the good guest waited %u ms for a flip event", name,
-		evil_good_max_wait_ms(env));
+	uint32_t waited = evil_good_max_wait_ms(env);
+	fails += EVIL_CHECK(waited < 1000, "%s: the good guest waited %u ms for a flip event",
+		name, waited);
 	fails += EVIL_CHECK(atomic_load(&env->good->error) == 0,
 		"%s: the good guest failed at step %d", name, atomic_load(&env->good->error));
 	fails += evil_good_check_screen(env);
@@ -381,6 +511,13 @@ int evil_env_hostile(struct evil_env *env, const char *name, evil_fn fn, void *d
 
 int evil_env_finish(struct evil_env *env)
 {
+	if (env->xen) {
+		/* dmabridged and the good guest stay: check-hostile.sh looks at them last. */
+		env->failures += EVIL_CHECK(dmab_ts_alive(&env->server), "dmabridged is gone");
+		munmap(env->good, sizeof(*env->good));
+		fprintf(stderr, "%d failures\n", env->failures);
+		return env->failures;
+	}
 	atomic_store(&env->good->stop, 1);
 	int status = wait_child(env->good_pid, 10000);
 	env->failures += EVIL_CHECK(status == 0, "the good guest ended with %d (step %d)",
@@ -410,17 +547,35 @@ int evil_connect(struct evil_env *env, bool be_alloc, unsigned int nconns,
 	}
 	struct dmab_client_options options;
 	dmab_ts_client_options(&env->server, &options);
-	options.create_device = true;
-	options.be_alloc = be_alloc;
-	options.connectors = specs;
-	options.connector_count = nconns;
-	options.timeout_ms = 3000;
+	if (env->xen) {
+		/* The domain's own devices, one of each kind (EVIL_XEN_DEVICES). */
+		if (nconns > 2)
+			return -EINVAL;
+		options.devid = 2 * be_alloc + nconns - 1;
+	} else {
+		options.create_device = true;
+		options.be_alloc = be_alloc;
+		options.connectors = specs;
+		options.connector_count = nconns;
+	}
+	options.timeout_ms = env->xen ? 10000 : 3000;
 	int ret = dmab_client_connect(&options, client);
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "hostile guest: cannot connect: %s\n", strerror(-ret));
-	else
-		atomic_store(&env->good->hostile_domid, dmab_client_domid(*client));
-	return ret;
+		return ret;
+	}
+	atomic_store(&env->good->hostile_devid, options.devid);
+	atomic_store(&env->good->hostile_domid, dmab_client_domid(*client));
+	if (env->xen && (dmab_client_connector_count(*client) != nconns ||
+			dmab_client_be_alloc(*client) != be_alloc)) {
+		fprintf(stderr, "hostile guest: vdispl %u has %u connectors%s, not %u%s\n",
+			options.devid, dmab_client_connector_count(*client),
+			dmab_client_be_alloc(*client) ? " (be-alloc)" : "", nconns,
+			be_alloc ? " (be-alloc)" : "");
+		dmab_client_destroy(*client);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 uint64_t evil_cookie(void)
@@ -594,9 +749,12 @@ int evil_guest_state(struct dmab_test_server *s, unsigned int domid, char *state
 	int ret = -ENOENT;
 	if (json_object_object_get_ex(r, "guests", &guests)) {
 		for (size_t i = 0; i < json_object_array_length(guests); i++) {
-			json_object *g = json_object_array_get_idx(guests, i), *v;
+			json_object *g = json_object_array_get_idx(guests, i), *v, *d;
+			/* Device 0: a domain of the Xen tier has more (EVIL_XEN_DEVICES). */
 			if (!json_object_object_get_ex(g, "domid", &v) ||
-					(unsigned int)json_object_get_int(v) != domid)
+					(unsigned int)json_object_get_int(v) != domid ||
+					!json_object_object_get_ex(g, "devid", &d) ||
+					json_object_get_int(d) != 0)
 				continue;
 			if (json_object_object_get_ex(g, "state", &v))
 				snprintf(state, len, "%s", json_object_get_string(v));
@@ -640,15 +798,8 @@ static int warnings(struct dmab_test_server *s, unsigned int domid)
 {
 	char name[32];
 	snprintf(name, sizeof(name), "dom%u/vdispl", domid);
-	FILE *f = fopen(s->log, "r");
-	if (!f)
-		return -1;
-	char line[2048];
-	int n = 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, " warn ") && strstr(line, name);
-	fclose(f);
-	return n;
+	const char *needles[] = { " warn ", name };
+	return dmab_ts_log_count_all(s, needles, 2);
 }
 
 int evil_log_rate_limited(struct dmab_test_server *s, unsigned int domid, uint64_t elapsed_ms)
@@ -676,18 +827,3 @@ int64_t evil_stat(struct dmab_test_server *s, const char *conn, const char *key)
 	return n;
 }
 
-long evil_rss_kb(const struct dmab_test_server *s)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", s->pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	long kb = -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}

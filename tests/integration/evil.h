@@ -16,6 +16,17 @@
  *   event, and a screenshot shows its current frame, pixel for pixel.
  * At the end dmabridged must stop cleanly: under ASan+UBSan any report or
  * leak makes that fail.
+ *
+ * The same programs run as user-space frontends in a domU of the Xen tier
+ * (tests/xen/check-hostile.sh), with DMAB_EVIL_XEN=1 in their environment:
+ * dmabridged then runs in dom0 and is reached through the relay of
+ * remote.h, the good guest is another domU whose xen-drm-front flips known
+ * frames (xen-frames loop), and the hostile guests, processes of this
+ * domU, use its vdispl devices (EVIL_XEN_DEVICES). The domain stays after
+ * each hostile guest, so instead of its device going, the next frontend
+ * of the device must be served (connect, then close) and the server must
+ * then hold what it held before; the log is looked at from the hostile
+ * guest's start on.
  */
 #ifndef DMAB_TESTS_EVIL_H
 #define DMAB_TESTS_EVIL_H
@@ -40,6 +51,13 @@
 #define EVIL_WIDTH 320
 #define EVIL_HEIGHT 200
 
+/*
+ * The vdispl devices of a hostile domU on Xen (its xl configuration, made
+ * by check-hostile.sh): devid = 2 * be_alloc + (connectors - 1), with
+ * connectors evil0 (and evil1) of EVIL_WIDTH x EVIL_HEIGHT.
+ */
+#define EVIL_XEN_DEVICES 4
+
 /* The exit status of a guest that died of SIGKILL (see evil_env_hostile). */
 #define EVIL_KILLED (128 + 9)
 
@@ -53,6 +71,8 @@ struct evil_env {
 	char good_conn[32];             /* "domid/0/0", for statistics */
 	int baseline_fds;
 	int failures;
+	bool xen;                       /* in a domU of the Xen tier (see above) */
+	unsigned int good_hz;           /* the good guest's frames a second, unhindered */
 };
 
 /** A hostile guest: runs in its own process; returns its number of failures. */
@@ -188,8 +208,6 @@ int evil_log_bounded(struct dmab_test_server *s, unsigned int domid, uint64_t el
 /** A number from connector conn's statistics ("frames", ...), -1 if absent. */
 int64_t evil_stat(struct dmab_test_server *s, const char *conn, const char *key);
 
-/** The server's resident memory in KiB, -1 on error. */
-long evil_rss_kb(const struct dmab_test_server *s);
 
 void evil_sleep_ms(uint32_t ms);
 

@@ -37,6 +37,8 @@
 /** CLOCK_MONOTONIC in milliseconds. */
 uint64_t dmab_ts_now_ms(void);
 
+struct dmab_ts_remote;
+
 struct dmab_test_server {
 	pid_t pid;
 	char dir[64];                   /* private run directory */
@@ -44,6 +46,12 @@ struct dmab_test_server {
 	char control_socket[108];
 	char config[128];
 	char log[128];
+	unsigned int log_from;          /* log lines before it are not counted */
+	/*
+	 * The Xen tier: dmabridged runs in dom0, and the functions below that
+	 * look at it ask the relay of remote.h (dmab_ts_attach_remote()).
+	 */
+	struct dmab_ts_remote *remote;
 };
 
 /**
@@ -61,6 +69,12 @@ int dmab_ts_start(struct dmab_test_server *s, const char *config_text,
  */
 int dmab_ts_stop(struct dmab_test_server *s);
 
+/**
+ * In a domU of the Xen tier: reach the dmabridged of dom0 through its
+ * relay (remote.h) instead of starting one. 0 or -errno.
+ */
+int dmab_ts_attach_remote(struct dmab_test_server *s, uint32_t timeout_ms);
+
 /** Whether the server process is still running. */
 bool dmab_ts_alive(const struct dmab_test_server *s);
 
@@ -77,8 +91,18 @@ int dmab_ts_shared_map_count(const struct dmab_test_server *s);
 /** Print the server's log to stderr (for a failing test). */
 void dmab_ts_dump_log(const struct dmab_test_server *s);
 
-/** Count lines of the server's log containing needle. */
+/** Count lines of the server's log (from log_from on) containing needle. */
 int dmab_ts_log_count(const struct dmab_test_server *s, const char *needle);
+
+/** Count lines of the server's log (from log_from on) containing all n needles. */
+int dmab_ts_log_count_all(const struct dmab_test_server *s, const char *const *needles,
+		unsigned int n);
+
+/** Count only what the log says from now on (sets log_from). */
+void dmab_ts_log_mark(struct dmab_test_server *s);
+
+/** The server's resident memory in KiB, -1 on error. */
+long dmab_ts_rss_kb(const struct dmab_test_server *s);
 
 /**
  * One control request (a JSON text) with an optional descriptor (-1 for

@@ -502,7 +502,7 @@ static int test_pipeline(struct evil_env *env)
 	int sock = ctl_connect(&env->server);
 	if (sock < 0)
 		return EVIL_CHECK(false, "cannot connect: %s", strerror(-sock));
-	long rss0 = evil_rss_kb(&env->server);
+	long rss0 = dmab_ts_rss_kb(&env->server);
 	static const char req[] = "{\"cmd\":\"status\"}\n";
 	char burst[sizeof(req) * 256];
 	for (size_t i = 0; i < 256; i++)
@@ -529,7 +529,7 @@ static int test_pipeline(struct evil_env *env)
 	}
 	fprintf(stderr, "pipeline: %zu requests sent, no answer read\n", sent / (sizeof(req) - 1));
 	fails += watch_check(&w, "a client that never reads");
-	long rss1 = evil_rss_kb(&env->server);
+	long rss1 = dmab_ts_rss_kb(&env->server);
 	fprintf(stderr, "pipeline: dmabridged's memory %ld KiB -> %ld KiB\n", rss0, rss1);
 	fails += EVIL_CHECK(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 64 * 1024,
 		"dmabridged grew from %ld KiB to %ld KiB", rss0, rss1);

@@ -172,7 +172,7 @@ static int copies(struct evil_env *env, void *data)
 	fprintf(stderr, "%lu flips of 61 MiB (%lu -XEN_EBUSY) in %llu ms; the good guest had "
 		"%lld frames, waited up to %u ms for one\n", sent, busy, (unsigned long long)elapsed,
 		(long long)frames, evil_good_max_wait_ms(env));
-	fails += EVIL_CHECK(frames >= (int64_t)(elapsed * 60 / 1000 / 2),
+	fails += EVIL_CHECK(frames >= (int64_t)(elapsed * env->good_hz / 1000 / 2),
 		"the good guest had %lld frames in %llu ms", (long long)frames,
 		(unsigned long long)elapsed);
 	fails += EVIL_CHECK(evil_good_max_wait_ms(env) < 250,

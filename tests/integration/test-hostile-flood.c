@@ -74,12 +74,12 @@ static int flood(struct evil_env *env, struct dmab_client *c, const struct xendi
 		else if (n->other++ == 0)
 			n->first_other = resp.status;
 		if (!mid_done && dmab_ts_now_ms() >= start + ms / 2) {
-			n->rss_mid = evil_rss_kb(s);
+			n->rss_mid = dmab_ts_rss_kb(s);
 			n->fds_mid = dmab_ts_fd_count(s);
 			mid_done = true;
 		}
 	}
-	n->rss_end = evil_rss_kb(s);
+	n->rss_end = dmab_ts_rss_kb(s);
 	n->fds_end = dmab_ts_fd_count(s);
 	return 0;
 }
@@ -90,7 +90,7 @@ static int good_kept_up(struct evil_env *env, int64_t frames0, uint64_t since_ms
 {
 	int64_t frames = evil_good_frames(env) - frames0;
 	uint64_t elapsed = dmab_ts_now_ms() - since_ms;
-	int64_t want = (int64_t)(elapsed * 60 / 1000 / 2);
+	int64_t want = (int64_t)(elapsed * env->good_hz / 1000 / 2);
 	fprintf(stderr, "%s: the good guest had %lld frames in %llu ms, waited at most %u ms\n",
 		what, (long long)frames, (unsigned long long)elapsed, evil_good_max_wait_ms(env));
 	return EVIL_CHECK(frames >= want, "%s: the good guest had %lld frames in %llu ms "

@@ -15,6 +15,15 @@
  *       same in XenStore (data/dmab-frames/shown, relative to the guest's
  *       own directory), then waits until dom0 writes K to
  *       data/dmab-frames/ack before it draws the next.
+ *   xen-frames loop [--connectors N] [--buffers N] [--timeout S]
+ *       (guest) the same frames without end and without waiting for dom0,
+ *       each flipped once the last one's event came, as a compositor
+ *       does: the well-behaved guest beside hostile ones (check-hostile).
+ *       While data/dmab-frames/hold exists it stops between frames and
+ *       says which is on screen in data/dmab-frames/held ("K crc ...");
+ *       the longest it waited for a flip event is in
+ *       data/dmab-frames/max-wait-ms. It ends, turning its CRTCs off, once
+ *       data/dmab-frames/stop exists.
  *   xen-frames check PNG K INDEX [CRC]
  *       (dom0) prints the PNG's checksum, compares every pixel with frame K
  *       of connector INDEX, and the checksum with CRC.
@@ -318,6 +327,48 @@ static int wait_ack(struct draw *d, unsigned int k)
 	return -1;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool xs_exists(struct xs_handle *xs, const char *path)
+{
+	unsigned int len;
+	char *v = xs_read(xs, XBT_NULL, path, &len);
+	free(v);
+	return v != NULL;
+}
+
+static bool xs_put(struct xs_handle *xs, const char *path, const char *value)
+{
+	if (xs_write(xs, XBT_NULL, path, value, (unsigned int)strlen(value)))
+		return true;
+	fprintf(stderr, "FAIL: XenStore write %s: %s\n", path, strerror(errno));
+	return false;
+}
+
+/*
+ * loop: held between frames while dom0 wants it, with frame line on
+ * screen. 1 when dom0 wants it to stop.
+ */
+static int hold(struct draw *d, const char *line)
+{
+	if (xs_exists(d->xs, "data/dmab-frames/stop"))
+		return 1;
+	if (!xs_exists(d->xs, "data/dmab-frames/hold"))
+		return 0;
+	if (!xs_put(d->xs, "data/dmab-frames/held", line))
+		return -1;
+	while (xs_exists(d->xs, "data/dmab-frames/hold"))
+		usleep(10 * 1000);
+	xs_rm(d->xs, XBT_NULL, "data/dmab-frames/held");
+	return 0;
+}
+
+/* frames 0: without end (loop). */
 static int cmd_draw(unsigned int frames, unsigned int connectors, unsigned int buffers,
 		int timeout_s)
 {
@@ -346,21 +397,42 @@ static int cmd_draw(unsigned int frames, unsigned int connectors, unsigned int b
 				goto out;
 	}
 	fflush(stdout);
-	for (unsigned int k = 0; k < frames; k++) {
+	uint64_t max_wait = 0;
+	for (unsigned int k = 0; frames == 0 || k < frames; k++) {
 		uint32_t crcs[MAX_CONNECTORS];
+		uint64_t t0 = now_ms();
 		if (show_frame(&d, k, crcs) < 0)
 			goto out;
+		uint64_t waited = now_ms() - t0;
 		char line[128];
 		int len = snprintf(line, sizeof(line), "%u", k);
 		for (unsigned int i = 0; i < d.count; i++)
 			len += snprintf(line + len, sizeof(line) - (size_t)len, " %08" PRIx32, crcs[i]);
+		if (frames == 0) {
+			if (k > 0 && waited > max_wait) {
+				max_wait = waited;
+				char v[32];
+				snprintf(v, sizeof(v), "%" PRIu64, max_wait);
+				if (!xs_put(d.xs, "data/dmab-frames/max-wait-ms", v))
+					goto out;
+			}
+			if (k == 0)
+				printf("flipping\n");
+			fflush(stdout);
+			int held = hold(&d, line);
+			if (held < 0)
+				goto out;
+			if (held == 0)
+				continue;
+			printf("%u frames, the longest wait for a flip event %" PRIu64 " ms\n", k + 1,
+				max_wait);
+			frames = k + 1;
+			break;
+		}
 		printf("frame %s\n", line);
 		fflush(stdout);
-		if (!xs_write(d.xs, XBT_NULL, "data/dmab-frames/shown", line, (unsigned int)len)) {
-			fprintf(stderr, "FAIL: XenStore write data/dmab-frames/shown: %s\n",
-				strerror(errno));
+		if (!xs_put(d.xs, "data/dmab-frames/shown", line))
 			goto out;
-		}
 		if (wait_ack(&d, k) < 0)
 			goto out;
 	}
@@ -477,6 +549,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xen-frames ids\n"
 		"       xen-frames draw [--frames N] [--connectors N] [--buffers N] [--timeout S]\n"
+		"       xen-frames loop [--connectors N] [--buffers N] [--timeout S]\n"
 		"       xen-frames check PNG FRAME INDEX [CRC]\n"
 		"       xen-frames display-crc FRAME INDEX X Y WxH SCREEN_WxSCREEN_H\n");
 }
@@ -504,7 +577,8 @@ int main(int argc, char **argv)
 			(uint32_t)strtoul(argv[4], NULL, 10), (uint32_t)strtoul(argv[5], NULL, 10),
 			gw, gh, sw, sh);
 	}
-	if (strcmp(cmd, "draw") != 0) {
+	bool loop = strcmp(cmd, "loop") == 0;
+	if (strcmp(cmd, "draw") != 0 && !loop) {
 		usage(stderr);
 		return 2;
 	}
@@ -539,9 +613,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || frames == 0 || connectors == 0 || buffers == 0 || timeout_s <= 0) {
+	if (optind != argc || (!loop && frames == 0) || connectors == 0 || buffers == 0 || timeout_s <= 0) {
 		usage(stderr);
 		return 2;
 	}
-	return cmd_draw(frames, connectors, buffers, timeout_s);
+	return cmd_draw(loop ? 0 : frames, connectors, buffers, timeout_s);
 }

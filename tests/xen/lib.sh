@@ -108,7 +108,7 @@ conn_stat() {
 
 # guest_create NAME COMMAND [XL LINE]...: a domain running COMMAND (sh -c)
 # in its initramfs; sets guest_domid. Created paused, so the command is in
-# XenStore before the guest looks for it.
+# XenStore before the guest looks for it. GUEST_MEMORY: its MiB (160).
 guest_create() {
 	local name=$1 cmd=$2 cfg=/run/xen-cfg/$1.cfg
 	shift 2
@@ -118,7 +118,7 @@ guest_create() {
 		echo "kernel = \"$GUEST_KERNEL\""
 		echo "ramdisk = \"$GUEST_INITRD\""
 		echo "extra = \"console=hvc0 loglevel=4 mitigations=off\""
-		echo "memory = 160"
+		echo "memory = ${GUEST_MEMORY:-160}"
 		echo "vcpus = 1"
 		echo "on_poweroff = \"destroy\""
 		echo "on_reboot = \"destroy\""
