@@ -72,11 +72,11 @@ static int walk(const struct dmab_pgdir_access *access, grant_ref_t first,
 		grant_ref_t next = __atomic_load_n(&dir->gref_dir_next_page, __ATOMIC_RELAXED);
 		if (refs_in)
 			memcpy(dir->gref, refs_in + done, n * sizeof(grant_ref_t));
-		else
+		else if (refs_out)
 			memcpy(refs_out + done, dir->gref, n * sizeof(grant_ref_t));
 		access->unmap(access->data, dir);
 
-		if (!refs_in) {
+		if (refs_out) {
 			for (uint32_t i = 0; i < n; i++) {
 				if (refs_out[done + i] == 0)
 					return fail(reason, "buffer page %" PRIu32 " has ref 0",
@@ -103,4 +103,10 @@ int dmab_pgdir_write(const struct dmab_pgdir_access *access, grant_ref_t first,
 		uint32_t num_refs, const grant_ref_t *refs, char *reason)
 {
 	return walk(access, first, num_refs, NULL, refs, reason);
+}
+
+int dmab_pgdir_check_chain(const struct dmab_pgdir_access *access, grant_ref_t first,
+		uint32_t num_refs, char *reason)
+{
+	return walk(access, first, num_refs, NULL, NULL, reason);
 }

@@ -50,4 +50,12 @@ int dmab_pgdir_read(const struct dmab_pgdir_access *access, grant_ref_t first,
 int dmab_pgdir_write(const struct dmab_pgdir_access *access, grant_ref_t first,
 		uint32_t num_refs, const grant_ref_t *refs, char *reason);
 
+/**
+ * Only follow the chain of a directory of num_refs refs, mapping its pages
+ * read-only: the checks of dmab_pgdir_write(), before it is worth writing
+ * (a backend allocates the buffer in between).
+ */
+int dmab_pgdir_check_chain(const struct dmab_pgdir_access *access, grant_ref_t first,
+		uint32_t num_refs, char *reason);
+
 #endif

@@ -360,6 +360,16 @@ static int dbuf_create(struct dmab_connector *conn, const struct dmab_cmd_dbuf_c
 
 	int ret;
 	if (c->be_alloc) {
+		/*
+		 * The directory's chain first: a guest's lie about it must cost no
+		 * allocation, and get the same answer where allocating would fail.
+		 */
+		struct dmab_pgdir_access access = { pgdir_map, pgdir_unmap, fe };
+		if (dmab_pgdir_check_chain(&access, c->gref_directory, c->num_grefs, reason)) {
+			conn_log_rl(conn, DMAB_LOG_WARN, "DBUF_CREATE: %s", reason);
+			ret = -EINVAL;
+			goto err;
+		}
 		uint32_t stride = c->stride;
 		/* Scanout memory of the display this connector is on, where it can. */
 		ret = dmab_obuf_alloc(server->output, conn->view->screen, c->width, c->height,

@@ -20,8 +20,13 @@
 #include "server/scheduler.h"
 #include "server/server.h"
 
-/* Requests taken per wake-up before other guests get their turn. */
+/*
+ * Requests taken per wake-up before other guests get their turn, and the
+ * time that may take: where mapping grants is slow (a PV dom0, an emulated
+ * CPU) 64 requests that each map pages hold the loop for hundreds of ms.
+ */
 #define REQUEST_BUDGET 64
+#define TURN_BUDGET_NS (2 * 1000000ull)
 
 void dmab_connector_respond(struct dmab_connector *conn, uint16_t id, uint8_t op,
 		int32_t status, uint32_t edid_sz)
@@ -407,12 +412,14 @@ static void handle_request(struct dmab_connector *conn, const struct xendispl_re
 	dmab_connector_respond(conn, cmd.id, cmd.op, status, edid_sz);
 }
 
-/* One turn at the connector's requests: at most REQUEST_BUDGET of them. */
+/* One turn at the connector's requests: at most REQUEST_BUDGET of them, TURN_BUDGET_NS. */
 static void handle_turn(struct dmab_task *task)
 {
 	struct dmab_connector *conn = wl_container_of(task, conn, task);
 	struct dmab_frontend *fe = conn->fe;
-	for (int n = 0; n < REQUEST_BUDGET; n++) {
+	uint64_t start = dmab_now_ns();
+	for (int n = 0; n < REQUEST_BUDGET && (n == 0 || dmab_now_ns() - start < TURN_BUDGET_NS);
+			n++) {
 		if (fe->failed)
 			return;
 		struct xendispl_req req;

@@ -73,6 +73,7 @@ struct evil_env {
 	int failures;
 	bool xen;                       /* in a domU of the Xen tier (see above) */
 	unsigned int good_hz;           /* the good guest's frames a second, unhindered */
+	uint64_t last_end_ms;           /* when the last hostile guest's checks ended */
 };
 
 /** A hostile guest: runs in its own process; returns its number of failures. */
@@ -119,6 +120,9 @@ int evil_good_check_screen(struct evil_env *env);
  */
 int evil_connect(struct evil_env *env, bool be_alloc, unsigned int nconns,
 		struct dmab_client **client);
+
+/** The device evil_connect() connected last (0 on the simulator; EVIL_XEN_DEVICES). */
+unsigned int evil_devid(struct evil_env *env);
 
 /** A fresh cookie no guest uses, never 0. */
 uint64_t evil_cookie(void);

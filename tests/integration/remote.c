@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The guest's end of remote.h: requests through XenStore. */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +27,11 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void nap(uint64_t waited_ms)
-{
-	/* Answers take a few ms: look often at first, then every 5 ms. */
-	struct timespec ts = { 0, waited_ms < 20 ? 1000000 : 5000000 };
-	nanosleep(&ts, NULL);
-}
 
-/* A handle of this process's own: libxenstore's is not for a forked child. */
+/*
+ * A handle of this process's own, watching for answers: libxenstore's is
+ * not for a forked child (its watch thread stayed in the parent).
+ */
 static struct xs_handle *handle(struct dmab_ts_remote *r)
 {
 	if (r->xs && r->pid == getpid())
@@ -41,7 +39,21 @@ static struct xs_handle *handle(struct dmab_ts_remote *r)
 	r->xs = xs_open(0);
 	r->pid = getpid();
 	r->seq = 0;
+	if (r->xs && !xs_watch(r->xs, DMAB_REMOTE_DIR "/done", "done")) {
+		xs_close(r->xs);
+		r->xs = NULL;
+	}
 	return r->xs;
+}
+
+/* Until the watch fires (or 100 ms: a missed event costs no more). */
+static void wait_answer(struct xs_handle *xs)
+{
+	struct pollfd p = { xs_fileno(xs), POLLIN, 0 };
+	poll(&p, 1, 100);
+	char **ev;
+	while ((ev = xs_check_watch(xs)))
+		free(ev);
 }
 
 int dmab_ts_remote_open(struct dmab_ts_remote **remote, uint32_t timeout_ms)
@@ -68,7 +80,8 @@ int dmab_ts_remote_open(struct dmab_ts_remote **remote, uint32_t timeout_ms)
 			free(r);
 			return -ETIMEDOUT;
 		}
-		nap(100);
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -113,7 +126,7 @@ char *dmab_ts_remote_call(struct dmab_ts_remote *r, const char *op, const void *
 			errno = ETIMEDOUT;
 			return NULL;
 		}
-		nap(now_ms() - start);
+		wait_answer(xs);
 	}
 	char *answer = malloc(total + 1);
 	if (!answer)

@@ -17,6 +17,7 @@
  *   fds, maps, rss         dmab_ts_fd_count(), dmab_ts_shared_map_count(),
  *                          the resident set in KiB
  *   lines                  the number of lines of its log
+ *   now                    dom0's CLOCK_MONOTONIC in ms
  *   count  FROM\tN1\tN2..  lines after the first FROM that contain every Ni
  *   ctl    FD\tJSON        the answer to a control request (FD 1: with a
  *                          descriptor: the answer, a NUL, what was written
@@ -26,6 +27,7 @@
  *   good                   the well-behaved guest's domid (another domU,
  *                          whose xen-drm-front flips: xen-frames loop)
  *   good-wait              the longest it waited for a flip event, in ms
+ *   good-wait-reset        ... from now on
  *   good-screen            hold it between frames, check its connector's
  *                          screenshot pixel for pixel and against the
  *                          checksum it drew ["0 ..." or "1 what differs"]

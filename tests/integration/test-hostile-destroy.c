@@ -84,35 +84,29 @@ static int show(struct dmab_client *c, unsigned int index, uint64_t fb)
 		evil_status_name(status));
 }
 
-static bool connector_enabled(struct dmab_test_server *s, unsigned int domid, unsigned int index)
+static bool connector_enabled(struct dmab_test_server *s, unsigned int domid, unsigned int devid,
+		unsigned int index)
 {
-	json_object *r = dmab_ts_ctl(s, "{\"cmd\":\"status\"}", -1), *guests, *v;
+	json_object *g = dmab_ts_guest_status(s, domid, devid), *conns, *v;
 	bool enabled = true;
-	if (!r)
+	if (!g)
 		return true;
-	if (json_object_object_get_ex(r, "guests", &guests)) {
-		for (size_t i = 0; i < json_object_array_length(guests); i++) {
-			json_object *g = json_object_array_get_idx(guests, i), *conns;
-			if (json_object_object_get_ex(g, "domid", &v) &&
-					(unsigned int)json_object_get_int(v) == domid &&
-					json_object_object_get_ex(g, "connectors", &conns) &&
-					index < json_object_array_length(conns) &&
-					json_object_object_get_ex(json_object_array_get_idx(conns, index),
-						"enabled", &v))
-				enabled = json_object_get_boolean(v);
-		}
-	}
-	json_object_put(r);
+	if (json_object_object_get_ex(g, "connectors", &conns) &&
+			index < json_object_array_length(conns) &&
+			json_object_object_get_ex(json_object_array_get_idx(conns, index), "enabled", &v))
+		enabled = json_object_get_boolean(v);
+	json_object_put(g);
 	return enabled;
 }
 
 /* Whether the hostile connector index shows nothing (black) now. */
-static bool black(struct dmab_test_server *s, unsigned int domid, unsigned int index)
+static bool black(struct dmab_test_server *s, unsigned int domid, unsigned int devid,
+		unsigned int index)
 {
 	char target[64];
 	uint8_t *rgba;
 	uint32_t w, h;
-	snprintf(target, sizeof(target), "connector:%u/0/%u", domid, index);
+	snprintf(target, sizeof(target), "connector:%u/%u/%u", domid, devid, index);
 	if (dmab_ts_screenshot(s, target, &rgba, &w, &h))
 		return false;
 	bool all = true;
@@ -128,7 +122,7 @@ static int destroy(struct evil_env *env, void *data)
 	if (evil_connect(env, false, 2, &c))
 		return 100;
 	struct dmab_test_server *s = &env->server;
-	unsigned int dom = dmab_client_domid(c);
+	unsigned int dom = dmab_client_domid(c), devid = evil_devid(env);
 	struct xendispl_req r, batch[4];
 	struct xendispl_resp resps[4];
 	struct buf b, b2;
@@ -156,12 +150,12 @@ static int destroy(struct evil_env *env, void *data)
 	SECTION("attached and on screen");
 	fails += make(c, &b, 1);
 	fails += show(c, 0, b.fbs[0]);
-	fails += EVIL_CHECK(!black(s, dom, 0), "the buffer is not on screen");
+	fails += EVIL_CHECK(!black(s, dom, devid, 0), "the buffer is not on screen");
 	dmab_fe_req_dbuf_destroy(&r, b.dbuf);
 	fails += evil_expect(c, "DBUF_DESTROY", &r, 0);
-	fails += EVIL_CHECK(!connector_enabled(s, dom, 0), "the connector still shows it");
+	fails += EVIL_CHECK(!connector_enabled(s, dom, devid, 0), "the connector still shows it");
 	evil_sleep_ms(50);
-	fails += EVIL_CHECK(black(s, dom, 0), "the display still shows the destroyed buffer");
+	fails += EVIL_CHECK(black(s, dom, devid, 0), "the display still shows the destroyed buffer");
 	fails += gone(c, &b, 1);
 	dmab_fe_req_pg_flip(&r, evil_cookie());
 	fails += evil_expect(c, "PG_FLIP afterwards", &r, -XEN_ENOENT);
@@ -204,7 +198,7 @@ static int destroy(struct evil_env *env, void *data)
 	fails += show(c, 1, b.fbs[0]);
 	dmab_fe_req_dbuf_destroy(&r, b.dbuf);
 	fails += evil_expect(c, "DBUF_DESTROY", &r, 0);
-	fails += EVIL_CHECK(!connector_enabled(s, dom, 1), "connector 1 still shows it");
+	fails += EVIL_CHECK(!connector_enabled(s, dom, devid, 1), "connector 1 still shows it");
 	fails += gone(c, &b, 1);
 
 	SECTION("FB_DETACH and DBUF_DESTROY racing in one batch");

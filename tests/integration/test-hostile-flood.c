@@ -33,6 +33,7 @@
 
 struct counts {
 	unsigned long sent, answered, ok, busy, other;
+	uint64_t last_put_ms;           /* when the last request went on the ring */
 	int32_t first_other;
 	long rss_mid, rss_end;
 	int fds_mid, fds_end;
@@ -57,6 +58,7 @@ static int flood(struct evil_env *env, struct dmab_client *c, const struct xendi
 			if (dmab_frontend_put(c, 0, &r, false))
 				break;
 			n->sent++;
+			n->last_put_ms = dmab_ts_now_ms();
 			more = true;
 		}
 		if (more)
@@ -146,7 +148,12 @@ static int floods(struct evil_env *env, void *data)
 	for (int i = 0; i < 8; i++)
 		batch[i] = r;
 	fails += evil_batch(c, 0, batch, 8, resps, 3000);
-	uint64_t refilled = 1 + (dmab_ts_now_ms() - flood_end) * RATE / 1000;
+	/*
+	 * Since the flood's last request was put (the server took it later):
+	 * its answer's way back, and on Xen two requests to dom0's relay,
+	 * count too.
+	 */
+	uint64_t refilled = 1 + (dmab_ts_now_ms() - n.last_put_ms) * RATE / 1000;
 	int waited = 0;
 	for (int i = 0; i < 8; i++) {
 		waited += resps[i].status == -XEN_EBUSY;

@@ -250,9 +250,36 @@ static void write_chain(void **state)
 	fake_free(f);
 }
 
+/* Before a backend allocates: the chain of a be-alloc directory, read-only, refs 0 and all. */
+static void check_chain(void **state)
+{
+	struct fake *f = fake_new();
+	grant_ref_t dirs[] = { 7, 8, 9 };
+	chain(f, dirs, 3, 0, 0);
+	struct dmab_pgdir_access a = { fake_map_direct, fake_unmap_direct, f };
+	char reason[DMAB_REASON_LEN];
+	assert_int_equal(dmab_pgdir_check_chain(&a, 7, 2500, reason), 0);
+	assert_int_equal(f->maps, 3);
+	assert_int_equal(f->writable_maps, 0);
+	assert_int_equal(f->pages[7]->gref[0], 0);
+
+	f->pages[9]->gref_dir_next_page = 7;
+	assert_int_equal(dmab_pgdir_check_chain(&a, 7, 2500, reason), -EINVAL);
+	assert_non_null(strstr(reason, "goes on after its 3 pages"));
+	f->pages[8]->gref_dir_next_page = 8;
+	assert_int_equal(dmab_pgdir_check_chain(&a, 7, 2500, reason), -EINVAL);
+	assert_non_null(strstr(reason, "loops back"));
+	f->pages[8]->gref_dir_next_page = 0;
+	assert_int_equal(dmab_pgdir_check_chain(&a, 7, 2500, reason), -EINVAL);
+	assert_non_null(strstr(reason, "ends after 2 of 3"));
+	assert_int_equal(f->maps, f->unmaps);
+	fake_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(check_chain),
 		cmocka_unit_test(sizes),
 		cmocka_unit_test(read_chains),
 		cmocka_unit_test(read_rejects),

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xenstore.h>
 
@@ -60,6 +61,12 @@ static void put(struct answer *a, const void *data, size_t len)
 	a->data[a->len] = '\0';
 }
 
+static void put_text(struct answer *a, const char *text)
+{
+	put(a, text, strlen(text));
+}
+
+/* Short answers: numbers and messages. */
 static void putf(struct answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(struct answer *a, const char *fmt, ...)
 {
@@ -140,7 +147,7 @@ static void op_ctl(struct relay *r, char *arg, struct answer *a)
 			fclose(f);
 		return;
 	}
-	putf(a, "%s", json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN));
+	put_text(a, json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN));
 	json_object_put(answer);
 	if (!f)
 		return;
@@ -162,7 +169,7 @@ static void op_config(struct relay *r, const char *text, struct answer *a)
 	}
 	json_object *answer = dmab_ts_ctl(&r->server, "{\"cmd\":\"reload\"}", -1);
 	if (answer) {
-		putf(a, "%s", json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN));
+		put_text(a, json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN));
 		json_object_put(answer);
 	}
 }
@@ -208,7 +215,8 @@ static void op_good_screen(struct relay *r, struct answer *a)
 		while (p && fgets(line, sizeof(line), p))
 			put(&out, line, strlen(line));
 		int status = p ? pclose(p) : -1;
-		putf(a, "%d frame %u: %s", status == 0 ? 0 : 1, k, out.data ? out.data : "");
+		putf(a, "%d frame %u: ", status == 0 ? 0 : 1, k);
+		put_text(a, out.data ? out.data : "");
 		free(out.data);
 	}
 	if (shot)
@@ -240,12 +248,20 @@ static void run(struct relay *r, const char *op, char *arg, struct answer *a)
 		op_ctl(r, arg, a);
 	} else if (!strcmp(op, "config")) {
 		op_config(r, arg, a);
+	} else if (!strcmp(op, "now")) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		putf(a, "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	} else if (!strcmp(op, "good")) {
 		putf(a, "%u", r->good);
 	} else if (!strcmp(op, "good-wait")) {
 		char *v = good_read(r, "max-wait-ms");
-		putf(a, "%s", v ? v : "0");
+		put_text(a, v ? v : "0");
 		free(v);
+	} else if (!strcmp(op, "good-wait-reset")) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s/max-wait-ms", r->good_home);
+		putf(a, "%d", xs_rm(r->xs, XBT_NULL, path) || errno == ENOENT);
 	} else if (!strcmp(op, "good-screen")) {
 		op_good_screen(r, a);
 	} else {

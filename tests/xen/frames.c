@@ -22,7 +22,7 @@
  *       While data/dmab-frames/hold exists it stops between frames and
  *       says which is on screen in data/dmab-frames/held ("K crc ...");
  *       the longest it waited for a flip event is in
- *       data/dmab-frames/max-wait-ms. It ends, turning its CRTCs off, once
+ *       data/dmab-frames/max-wait-ms (from when dom0 last removed it). It ends, turning its CRTCs off, once
  *       data/dmab-frames/stop exists.
  *   xen-frames check PNG K INDEX [CRC]
  *       (dom0) prints the PNG's checksum, compares every pixel with frame K
@@ -409,6 +409,9 @@ static int cmd_draw(unsigned int frames, unsigned int connectors, unsigned int b
 		for (unsigned int i = 0; i < d.count; i++)
 			len += snprintf(line + len, sizeof(line) - (size_t)len, " %08" PRIx32, crcs[i]);
 		if (frames == 0) {
+			/* dom0 removes it to measure from now on. */
+			if (max_wait && !xs_exists(d.xs, "data/dmab-frames/max-wait-ms"))
+				max_wait = 0;
 			if (k > 0 && waited > max_wait) {
 				max_wait = waited;
 				char v[32];
