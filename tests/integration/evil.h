@@ -73,6 +73,13 @@ struct evil_env {
 	int failures;
 	bool xen;                       /* in a domU of the Xen tier (see above) */
 	unsigned int good_hz;           /* the good guest's frames a second, unhindered */
+	/*
+	 * Timing limits are this many times looser: 1, or DMAB_EVIL_SLACK
+	 * (the Xen tier, whose CPUs are emulated: four vCPUs of dom0 and two
+	 * guests on two host cores, and every look at the server a XenStore
+	 * round trip through dom0).
+	 */
+	unsigned int slack;
 	uint64_t last_end_ms;           /* when the last hostile guest's checks ended */
 };
 

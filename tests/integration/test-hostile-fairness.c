@@ -28,7 +28,8 @@
  *    framebuffer as large as the default limits allow (max-buffer-bytes,
  *    64 MiB; here 61 MiB) flips without waiting for events, within the
  *    default requests-per-second (2000), for 2 s. The good guest must keep
- *    half of its 60 frames a second and see every flip within 250 ms.
+ *    half of its 60 frames a second and see every flip within 250 ms
+ *    (on the Xen tier's emulated CPUs: see evil.h, slack).
  *    Today each of those flips is a 61 MiB memcpy on the server's thread,
  *    64 of them a turn: the other guest's display freezes for the whole
  *    flood. What would defend: copy a framebuffer once per refresh (when
@@ -114,9 +115,10 @@ static int never_empty(struct evil_env *env, void *data)
 		"the good guest had %lld frames, waited up to %u ms for one (%u before)\n",
 		f.sring->rsp_prod - rsp0, (unsigned long long)elapsed, (unsigned long long)worst,
 		(long long)frames, wait, wait0);
-	int fails = EVIL_CHECK(worst < 100, "the control socket took %llu ms to answer",
+	int fails = EVIL_CHECK(worst < 100 * env->slack, "the control socket took %llu ms to answer",
 		(unsigned long long)worst);
-	fails += EVIL_CHECK(wait < 250, "the good guest waited %u ms for a flip event", wait);
+	fails += EVIL_CHECK(wait < 250 * env->slack, "the good guest waited %u ms for a flip event",
+		wait);
 	return fails;
 }
 
@@ -172,10 +174,10 @@ static int copies(struct evil_env *env, void *data)
 	fprintf(stderr, "%lu flips of 61 MiB (%lu -XEN_EBUSY) in %llu ms; the good guest had "
 		"%lld frames, waited up to %u ms for one\n", sent, busy, (unsigned long long)elapsed,
 		(long long)frames, evil_good_max_wait_ms(env));
-	fails += EVIL_CHECK(frames >= (int64_t)(elapsed * env->good_hz / 1000 / 2),
+	fails += EVIL_CHECK(frames >= (int64_t)(elapsed * env->good_hz / 1000 / 2 / env->slack),
 		"the good guest had %lld frames in %llu ms", (long long)frames,
 		(unsigned long long)elapsed);
-	fails += EVIL_CHECK(evil_good_max_wait_ms(env) < 250,
+	fails += EVIL_CHECK(evil_good_max_wait_ms(env) < 250 * env->slack,
 		"the good guest waited %u ms for a flip event", evil_good_max_wait_ms(env));
 	return fails;
 }

@@ -22,8 +22,8 @@
  *       While data/dmab-frames/hold exists it stops between frames and
  *       says which is on screen in data/dmab-frames/held ("K crc ...");
  *       the longest it waited for a flip event is in
- *       data/dmab-frames/max-wait-ms (from when dom0 last removed it). It ends, turning its CRTCs off, once
- *       data/dmab-frames/stop exists.
+ *       data/dmab-frames/max-wait-ms (since dom0 last removed it). It
+ *       ends, turning its CRTCs off, once data/dmab-frames/stop exists.
  *   xen-frames check PNG K INDEX [CRC]
  *       (dom0) prints the PNG's checksum, compares every pixel with frame K
  *       of connector INDEX, and the checksum with CRC.
@@ -616,7 +616,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || (!loop && frames == 0) || connectors == 0 || buffers == 0 || timeout_s <= 0) {
+	if (optind != argc || (!loop && frames == 0) || connectors == 0 || buffers == 0 ||
+			timeout_s <= 0) {
 		usage(stderr);
 		return 2;
 	}
