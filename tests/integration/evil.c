@@ -206,6 +206,14 @@ static bool wait_flag(atomic_int *flag, int value, uint32_t timeout_ms)
 	return true;
 }
 
+void evil_good_max_wait_reset(struct evil_env *env)
+{
+	if (env->xen)
+		dmab_ts_remote_number(env->server.remote, "good-wait-reset", NULL);
+	else
+		atomic_store(&env->good->max_wait_ms, 0);
+}
+
 /* On Xen the relay holds the good guest and compares (remote.h). */
 static int xen_good_check_screen(struct evil_env *env)
 {
@@ -304,7 +312,7 @@ static int xen_env_start(struct evil_env *env, const char *config)
 		return -1;
 	env->good_domid = (unsigned int)good;
 	/* The longest wait of this environment's, as a new good guest's locally. */
-	dmab_ts_remote_number(env->server.remote, "good-wait-reset", NULL);
+	evil_good_max_wait_reset(env);
 	snprintf(env->good_conn, sizeof(env->good_conn), "%u/0/0", env->good_domid);
 	int64_t f0 = evil_good_frames(env);
 	uint64_t t0 = dmab_ts_now_ms();
@@ -327,6 +335,8 @@ static int xen_env_start(struct evil_env *env, const char *config)
 	if (env->good_hz == 0)
 		env->good_hz = 1;
 	env->baseline_fds = settled_fds(&env->server);
+	/* The domain's log window opened at its boot: the first case waits it out too. */
+	env->last_end_ms = dmab_ts_now_ms();
 	fprintf(stderr, "dmabridged in dom0: good guest dom%u at %u frames a second, "
 		"%d descriptors; timing limits %u times looser\n", env->good_domid, env->good_hz,
 		env->baseline_fds, env->slack);

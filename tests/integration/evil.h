@@ -113,6 +113,9 @@ int64_t evil_good_frames(struct evil_env *env);
 /** The longest the good guest waited for a flip event so far, in ms. */
 uint32_t evil_good_max_wait_ms(struct evil_env *env);
 
+/** ... counted from now on. */
+void evil_good_max_wait_reset(struct evil_env *env);
+
 /**
  * Pause the good guest between frames, check that the connector and the
  * screen show its current frame exactly, and let it go on. Failures.
