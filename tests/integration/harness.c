@@ -246,10 +246,12 @@ int dmab_ts_log_count_all(const struct dmab_test_server *s, const char *const *n
 	if (!f)
 		return -1;
 	char line[2048];
-	unsigned int number = 0;
+	unsigned int number = 0;        /* of the line line is (a part of) */
 	int count = 0;
 	while (fgets(line, sizeof(line), f)) {
-		if (number++ < s->log_from)
+		bool skip = number < s->log_from;
+		number += strchr(line, '\n') != NULL;
+		if (skip)
 			continue;
 		bool all = true;
 		for (unsigned int i = 0; i < n && all; i++)

@@ -25,15 +25,6 @@
 prog=$1
 conf=$RUN/hostile.conf
 
-# The same snapshot as check-teardown's: descriptors and file mappings.
-snapshot() {
-	for f in /proc/"$dmab_pid"/fd/*; do
-		echo "fd ${f##*/} $(readlink "$f")"
-	done | sort >"$1"
-	awk '$6 != "" && $6 !~ /^\[/ { print "map", $1, $2, $6, $7 }' \
-		/proc/"$dmab_pid"/maps >>"$1"
-}
-
 flipping() { [ "$(conn_stat good0 frames)" -gt 30 ] 2>/dev/null; }
 
 # good_screen: hold the good guest between frames, compare its connector.
@@ -63,7 +54,7 @@ good=$guest_domid
 guest_wait_connected good "$good" 90
 wait_for 90 "the good guest to flip" flipping || { guest_destroy good; guest_show good; dmab_stop; finish; }
 sleep 1
-snapshot "$RUN/base"
+dmab_snapshot "$RUN/base"
 note "good guest (domain $good) flipping; dmabridged: $(grep -c '^fd' "$RUN/base")" \
 	"descriptors, $(grep -c '^map' "$RUN/base") file mappings"
 
@@ -107,7 +98,7 @@ for devid in 0 1 2 3; do
 	wait_for 10 "the log to say dom$evil/vdispl$devid was removed" removed
 done
 released() {
-	snapshot "$RUN/after"
+	dmab_snapshot "$RUN/after"
 	cmp -s "$RUN/base" "$RUN/after"
 }
 if ! wait_for 30 "dmabridged to release what the hostile domain held" released; then

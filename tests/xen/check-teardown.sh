@@ -17,18 +17,6 @@
 mode=$1
 flip='set -- $(xen-frames ids); sleep 900 | modetest -M xendrm-du -s $1@$2:$3 -v'
 
-# snapshot FILE: dmabridged's descriptors (number and target) and its
-# mappings of files and devices (address range and path); then the number
-# of anonymous mappings, which the allocator may keep.
-snapshot() {
-	for f in /proc/"$dmab_pid"/fd/*; do
-		echo "fd ${f##*/} $(readlink "$f")"
-	done | sort >"$1"
-	awk '$6 != "" && $6 !~ /^\[/ { print "map", $1, $2, $6, $7 }' \
-		/proc/"$dmab_pid"/maps >>"$1"
-	awk '$6 == "" { n++ } END { print n + 0 }' /proc/"$dmab_pid"/maps >"$1.anon"
-}
-
 # rate UNIQUE_ID: frames per second over 3 s, from the frame counter.
 rate() {
 	local a b
@@ -47,7 +35,7 @@ b=$guest_domid
 guest_wait_connected tdb "$b" 90
 wait_for 90 "guest B to flip" flipping tdb-0
 sleep 2
-snapshot "$RUN/base"
+dmab_snapshot "$RUN/base"
 rate_alone=$(rate tdb-0)
 note "guest B (domain $b) alone: $rate_alone frames/s; dmabridged:" \
 	"$(grep -c '^fd' "$RUN/base") descriptors, $(grep -c '^map' "$RUN/base") file" \
@@ -57,7 +45,7 @@ guest_create tda "$flip" "$(vd tda-0)" || { guest_destroy tdb; dmab_stop; finish
 a=$guest_domid
 guest_wait_connected tda "$a" 90
 wait_for 90 "guest A to flip" flipping tda-0
-snapshot "$RUN/with-a"
+dmab_snapshot "$RUN/with-a"
 note "with guest A (domain $a) flipping too: B at $(rate tdb-0) frames/s, A at" \
 	"$(rate tda-0); dmabridged: $(grep -c '^fd' "$RUN/with-a") descriptors," \
 	"$(grep -c '^map' "$RUN/with-a") file mappings, $(cat "$RUN/with-a.anon") anonymous"
@@ -83,7 +71,7 @@ note "waiting for guest A's backend nodes to go"
 a_nodes() { xenstore-ls /local/domain/0/backend/vdispl 2>/dev/null | grep -q "^$a ="; }
 wait_for 30 "guest A's nodes to leave /local/domain/0/backend/vdispl" eval '! a_nodes'
 released() {
-	snapshot "$RUN/after"
+	dmab_snapshot "$RUN/after"
 	cmp -s "$RUN/base" "$RUN/after"
 }
 note "waiting for dmabridged to release what guest A held"

@@ -93,19 +93,6 @@ static bool alive(pid_t pid)
 	return running && state && state[1] == ' ' && state[2] != 'Z';
 }
 
-static unsigned int log_lines(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	unsigned int n = 0;
-	int c;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 static char *good_read(struct relay *r, const char *key)
 {
 	char path[128];
@@ -241,7 +228,8 @@ static void run(struct relay *r, const char *op, char *arg, struct answer *a)
 	} else if (!strcmp(op, "rss")) {
 		putf(a, "%ld", dmab_ts_rss_kb(s));
 	} else if (!strcmp(op, "lines")) {
-		putf(a, "%u", log_lines(s->log));
+		dmab_ts_log_mark(s);
+		putf(a, "%u", s->log_from);
 	} else if (!strcmp(op, "count")) {
 		op_count(r, arg, a);
 	} else if (!strcmp(op, "ctl")) {
@@ -279,16 +267,16 @@ static bool write_node(struct relay *r, const char *key, const void *data, size_
 	return false;
 }
 
-/* Answer the request in req (len octets) unless it is the last one answered. */
-static void handle(struct relay *r, char *req, unsigned int len, char *last, size_t last_len)
+/* Answer the request in req (len octets) unless it is the last one answered: whether it did. */
+static bool handle(struct relay *r, char *req, unsigned int len, char *last, size_t last_len)
 {
 	char *nl1 = memchr(req, '\n', len);
 	char *nl2 = nl1 ? memchr(nl1 + 1, '\n', len - (size_t)(nl1 + 1 - req)) : NULL;
 	if (!nl2)
-		return;
+		return false;
 	*nl1 = *nl2 = '\0';
 	if (!strcmp(req, last))
-		return;
+		return false;
 	snprintf(last, last_len, "%s", req);
 	/* req was read with a NUL after its len octets: arg is a string. */
 	char *op = nl1 + 1, *arg = nl2 + 1;
@@ -306,6 +294,7 @@ static void handle(struct relay *r, char *req, unsigned int len, char *last, siz
 	int n = snprintf(done, sizeof(done), "%s\n%u\n%zu", req, chunks, a.len);
 	write_node(r, "done", done, (size_t)n);
 	free(a.data);
+	return true;
 }
 
 static int serve(struct relay *r, unsigned int domid)
@@ -339,10 +328,7 @@ static int serve(struct relay *r, unsigned int domid)
 		free(v);
 		char *req = xs_read(r->xs, XBT_NULL, req_path, &n);
 		if (req) {
-			char before[64];
-			snprintf(before, sizeof(before), "%s", last);
-			handle(r, req, n, last, sizeof(last));
-			served += strcmp(before, last) != 0;
+			served += handle(r, req, n, last, sizeof(last));
 			free(req);
 		}
 	}

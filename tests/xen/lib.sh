@@ -88,6 +88,19 @@ dmab_stop() {
 	dmab_pid=
 }
 
+# dmab_snapshot FILE: dmabridged's descriptors (number and target) and its
+# mappings of files and devices (address range and path), to compare with
+# cmp; then in FILE.anon the number of anonymous mappings, which the
+# allocator may keep.
+dmab_snapshot() {
+	for f in /proc/"$dmab_pid"/fd/*; do
+		echo "fd ${f##*/} $(readlink "$f")"
+	done | sort >"$1"
+	awk '$6 != "" && $6 !~ /^\[/ { print "map", $1, $2, $6, $7 }' \
+		/proc/"$dmab_pid"/maps >>"$1"
+	awk '$6 == "" { n++ } END { print n + 0 }' /proc/"$dmab_pid"/maps >"$1.anon"
+}
+
 dmab_alive() {
 	[ -n "$dmab_pid" ] && kill -0 "$dmab_pid" 2>/dev/null
 }
