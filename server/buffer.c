@@ -206,9 +206,11 @@ static void fb_free(struct dmab_fb *fb)
 {
 	struct dmab_frontend *fe = fb->fe;
 	if (fb->ofb) {
-		/* Only ever called once the display let go of it. */
-		if (fb->ofb->locks)
-			fe_log(fe, DMAB_LOG_ERROR, "fb 0x%" PRIx64 " freed while on screen", fb->cookie);
+		/*
+		 * The display may still show it (a guest gone with its frame
+		 * on screen): the output frees its framebuffer, and the
+		 * buffer's release waits, until the screen commits without it.
+		 */
 		wl_list_remove(&fb->ofb_release.link);
 		dmab_ofb_drop(fb->ofb);
 	}
@@ -608,7 +610,7 @@ void dmab_buffers_orphan(struct dmab_frontend *fe)
 
 void dmab_buffers_release_all(struct dmab_frontend *fe)
 {
-	/* The views are gone: nothing shows these any more. */
+	/* The views are gone: their screens commit without these. */
 	struct dmab_fb *fb, *ftmp;
 	wl_list_for_each_safe(fb, ftmp, &fe->fbs, link) {
 		fb->detach_reply.active = false;
