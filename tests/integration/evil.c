@@ -47,7 +47,8 @@ struct evil_good_shared {
 	atomic_int paused;              /* ... and it did */
 	atomic_int stop;
 	atomic_int error;               /* the step that failed, 0 if none */
-	atomic_uint max_wait_ms;        /* longest wait for a flip event */
+	atomic_uint max_wait_ms;        /* longest wait for a flip event ... */
+	atomic_uint wait_epoch;         /* ... of those begun since it last changed */
 	atomic_uint hostile_domid;      /* the last hostile guest's, from evil_connect() */
 	atomic_uint hostile_devid;      /* ... and its device's */
 };
@@ -129,6 +130,7 @@ static int good_main(struct evil_env *env)
 		dmab_ts_fill(dmab_client_buffer_data(b), dmab_client_buffer_stride(b),
 			EVIL_GOOD_WIDTH, EVIL_GOOD_HEIGHT, f);
 		uint64_t t0 = dmab_ts_now_ms();
+		unsigned int epoch = atomic_load(&sh->wait_epoch);
 		int fr = dmab_client_flip(client, 0, b);
 		if (fr) {
 			fprintf(stderr, "flip: %d\n", fr);
@@ -137,7 +139,8 @@ static int good_main(struct evil_env *env)
 		if (good_wait_flip(client, b, 3000))
 			return good_fail(sh, 5);
 		uint32_t waited = (uint32_t)(dmab_ts_now_ms() - t0);
-		if (waited > atomic_load(&sh->max_wait_ms))
+		/* A wait the test's reset came in the middle of is not measured. */
+		if (epoch == atomic_load(&sh->wait_epoch) && waited > atomic_load(&sh->max_wait_ms))
 			atomic_store(&sh->max_wait_ms, waited);
 		atomic_store(&sh->frame, f);
 		atomic_store(&sh->ready, 1);
@@ -210,8 +213,10 @@ void evil_good_max_wait_reset(struct evil_env *env)
 {
 	if (env->xen)
 		dmab_ts_remote_number(env->server.remote, "good-wait-reset", NULL);
-	else
+	else {
+		atomic_fetch_add(&env->good->wait_epoch, 1);
 		atomic_store(&env->good->max_wait_ms, 0);
+	}
 }
 
 /* On Xen the relay holds the good guest and compares (remote.h). */

@@ -113,7 +113,7 @@ int64_t evil_good_frames(struct evil_env *env);
 /** The longest the good guest waited for a flip event so far, in ms. */
 uint32_t evil_good_max_wait_ms(struct evil_env *env);
 
-/** ... counted from now on. */
+/** ... counted from now on: of the waits that begin after this returns. */
 void evil_good_max_wait_reset(struct evil_env *env);
 
 /**
