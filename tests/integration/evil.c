@@ -334,6 +334,8 @@ static int xen_env_start(struct evil_env *env, const char *config)
 		return -1;
 	}
 	env->good_hz = (unsigned int)((f1 - f0) * 1000 / (int64_t)elapsed);
+	fprintf(stderr, "the good guest's frames: %lld in %llu ms\n", (long long)(f1 - f0),
+		(unsigned long long)elapsed);
 	/* No more than the screen's refresh (EVIL_BASE_CONFIG: 60 Hz) is its due. */
 	if (env->good_hz > 60)
 		env->good_hz = 60;
