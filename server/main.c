@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "server/config.h"
+#include "server/scheduler.h"
 #include "server/server.h"
 
 static const char usage[] =
@@ -247,9 +248,13 @@ int main(int argc, char *argv[])
 	/* The control socket takes connections and the backend directory is watched. */
 	notify_systemd("READY=1");
 
+	/* Longer than a 60 Hz refresh (16.7 ms), and then some: said in the log. */
+	struct dmab_loop_timing timing;
+	dmab_loop_timing_init(&timing, 50);
 	while (running) {
-		if (wl_event_loop_dispatch(loop, -1) < 0 && errno != EINTR) {
-			dmab_log_errno(DMAB_LOG_ERROR, -errno, "event loop");
+		int err = dmab_loop_run_once(loop, -1, &timing);
+		if (err) {
+			dmab_log_errno(DMAB_LOG_ERROR, err, "event loop");
 			ret = 1;
 			break;
 		}

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -142,4 +144,42 @@ void dmab_task_finish(struct dmab_task *task)
 {
 	if (task->queued)
 		take(task);
+}
+
+/* ---- the loop's iterations ---- */
+
+void dmab_loop_timing_init(struct dmab_loop_timing *timing, uint32_t slow_ms)
+{
+	*timing = (struct dmab_loop_timing){
+		.slow_ms = slow_ms,
+		.log = { .interval_ms = 10000, .burst = 1 },
+	};
+}
+
+int dmab_loop_run_once(struct wl_event_loop *loop, int timeout_ms,
+		struct dmab_loop_timing *timing)
+{
+	/* The wait outside the measure: only the work is timed. */
+	struct pollfd pfd = { .fd = wl_event_loop_get_fd(loop), .events = POLLIN };
+	if (poll(&pfd, 1, timeout_ms) < 0)
+		return errno == EINTR ? 0 : -errno;
+	uint64_t start = dmab_now_ms();
+	int ret = wl_event_loop_dispatch(loop, 0) < 0 && errno != EINTR ? -errno : 0;
+	uint64_t busy = dmab_now_ms() - start;
+	if (busy > timing->longest_ms)
+		timing->longest_ms = busy;
+	if (busy < timing->slow_ms)
+		return ret;
+	timing->slow++;
+	uint32_t suppressed;
+	if (!dmab_ratelimit_allow(&timing->log, &suppressed))
+		return ret;
+	if (suppressed)
+		dmab_log(DMAB_LOG_WARN, "the event loop was busy for %" PRIu64 " ms at once: "
+			"guests and clients waited (and %" PRIu32 " more times over %" PRIu32
+			" ms since the last such line)", busy, suppressed, timing->slow_ms);
+	else
+		dmab_log(DMAB_LOG_WARN, "the event loop was busy for %" PRIu64 " ms at once: "
+			"guests and clients waited", busy);
+	return ret;
 }

@@ -17,7 +17,10 @@
 #define DMAB_SERVER_SCHEDULER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <wayland-server-core.h>
+
+#include "common/log.h"
 
 struct dmab_scheduler;
 
@@ -52,5 +55,27 @@ void dmab_task_init(struct dmab_task *task, void (*run)(struct dmab_task *task))
 
 /** Its owner is going: the task leaves the queue (and the round under way) and is not run. */
 void dmab_task_finish(struct dmab_task *task);
+
+/*
+ * The loop's iterations, timed: one that holds the loop for slow_ms or more
+ * kept every guest's requests and flips, and every client, waiting (a
+ * missed refresh or more). It is counted and logged as a warning, at most
+ * one line every 10 s, which says how many more there were.
+ */
+struct dmab_loop_timing {
+	uint32_t slow_ms;
+	uint64_t slow;                  /* iterations that took slow_ms or more */
+	uint64_t longest_ms;            /* the longest iteration */
+	struct dmab_ratelimit log;
+};
+
+void dmab_loop_timing_init(struct dmab_loop_timing *timing, uint32_t slow_ms);
+
+/**
+ * Wait for work on loop (at most timeout_ms, -1 for ever), then dispatch all
+ * of it and time that. 0, or a negative errno from the loop (EINTR is 0).
+ */
+int dmab_loop_run_once(struct wl_event_loop *loop, int timeout_ms,
+		struct dmab_loop_timing *timing);
 
 #endif

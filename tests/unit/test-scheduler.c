@@ -6,8 +6,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/scheduler.h"
@@ -306,6 +309,101 @@ static void destroy_with_tasks_queued(void **state)
 	dmab_scheduler_destroy(NULL);
 }
 
+/* ---- the loop's iterations, timed ---- */
+
+static char logged[8][512];
+static unsigned int nlogged;
+
+static void capture_log(enum dmab_log_level level, const char *fmt, va_list args)
+{
+	if (nlogged < 8)
+		vsnprintf(logged[nlogged++], sizeof(logged[0]), fmt, args);
+}
+
+/* A source whose dispatch holds the loop for hold_ms. */
+struct holder {
+	int fd;
+	uint32_t hold_ms;
+};
+
+static int handle_hold(int fd, uint32_t mask, void *data)
+{
+	struct holder *h = data;
+	uint64_t v;
+	assert_int_equal(read(h->fd, &v, sizeof(v)), sizeof(v));
+	struct timespec ts = { h->hold_ms / 1000, (long)(h->hold_ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0)
+		;
+	return 0;
+}
+
+static void hold_once(struct holder *h, uint32_t ms)
+{
+	uint64_t one = 1;
+	h->hold_ms = ms;
+	assert_int_equal(write(h->fd, &one, sizeof(one)), sizeof(one));
+}
+
+/*
+ * An iteration that holds the loop 50 ms or more is counted and logged as a
+ * warning, once every 10 s, the next line saying how many more there were;
+ * a quick one, and the wait for work, are not.
+ */
+static void slow_iterations_are_logged(void **state)
+{
+	dmab_log_init(DMAB_LOG_DEBUG, capture_log);
+	nlogged = 0;
+	struct wl_event_loop *loop = wl_event_loop_create();
+	assert_non_null(loop);
+	struct holder h = { .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	assert_true(h.fd >= 0);
+	struct wl_event_source *src = wl_event_loop_add_fd(loop, h.fd, WL_EVENT_READABLE,
+		handle_hold, &h);
+	assert_non_null(src);
+	struct dmab_loop_timing timing;
+	dmab_loop_timing_init(&timing, 50);
+
+	/* Nothing to do: 100 ms of waiting is not 100 ms of work. */
+	assert_int_equal(dmab_loop_run_once(loop, 100, &timing), 0);
+	assert_int_equal(timing.slow, 0);
+	assert_int_equal(nlogged, 0);
+
+	hold_once(&h, 1);
+	assert_int_equal(dmab_loop_run_once(loop, 1000, &timing), 0);
+	assert_int_equal(timing.slow, 0);
+	assert_true(timing.longest_ms >= 1);
+	assert_int_equal(nlogged, 0);
+
+	hold_once(&h, 60);
+	assert_int_equal(dmab_loop_run_once(loop, 1000, &timing), 0);
+	assert_int_equal(timing.slow, 1);
+	assert_true(timing.longest_ms >= 60);
+	assert_int_equal(nlogged, 1);
+	assert_non_null(strstr(logged[0], "the event loop was busy for "));
+	assert_null(strstr(logged[0], "more times"));
+
+	/* Within the 10 s: counted, not logged. */
+	hold_once(&h, 55);
+	assert_int_equal(dmab_loop_run_once(loop, 1000, &timing), 0);
+	hold_once(&h, 55);
+	assert_int_equal(dmab_loop_run_once(loop, 1000, &timing), 0);
+	assert_int_equal(timing.slow, 3);
+	assert_int_equal(nlogged, 1);
+
+	/* The next window's line says how many went unsaid. */
+	timing.log.window_start_ms -= 10000;
+	hold_once(&h, 50);
+	assert_int_equal(dmab_loop_run_once(loop, 1000, &timing), 0);
+	assert_int_equal(timing.slow, 4);
+	assert_int_equal(nlogged, 2);
+	assert_non_null(strstr(logged[1], "and 2 more times over 50 ms"));
+
+	wl_event_source_remove(src);
+	close(h.fd);
+	wl_event_loop_destroy(loop);
+	dmab_log_init(DMAB_LOG_WARN, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +423,7 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(last_of_round_finished, setup, teardown),
 		cmocka_unit_test(destroy_with_tasks_queued),
+		cmocka_unit_test(slow_iterations_are_logged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
