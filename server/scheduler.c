@@ -172,14 +172,19 @@ int dmab_loop_run_once(struct wl_event_loop *loop, int timeout_ms,
 		return ret;
 	timing->slow++;
 	uint32_t suppressed;
-	if (!dmab_ratelimit_allow(&timing->log, &suppressed))
+	if (!dmab_ratelimit_allow(&timing->log, &suppressed)) {
+		if (busy > timing->unsaid_longest_ms)
+			timing->unsaid_longest_ms = busy;
 		return ret;
+	}
 	if (suppressed)
 		dmab_log(DMAB_LOG_WARN, "the event loop was busy for %" PRIu64 " ms at once: "
 			"guests and clients waited (and %" PRIu32 " more times over %" PRIu32
-			" ms since the last such line)", busy, suppressed, timing->slow_ms);
+			" ms since the last such line, the longest %" PRIu64 " ms)", busy, suppressed,
+			timing->slow_ms, timing->unsaid_longest_ms);
 	else
 		dmab_log(DMAB_LOG_WARN, "the event loop was busy for %" PRIu64 " ms at once: "
 			"guests and clients waited", busy);
+	timing->unsaid_longest_ms = 0;
 	return ret;
 }

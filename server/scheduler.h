@@ -60,12 +60,13 @@ void dmab_task_finish(struct dmab_task *task);
  * The loop's iterations, timed: one that holds the loop for slow_ms or more
  * kept every guest's requests and flips, and every client, waiting (a
  * missed refresh or more). It is counted and logged as a warning, at most
- * one line every 10 s, which says how many more there were.
+ * one line every 10 s, which says how many more there were and the longest.
  */
 struct dmab_loop_timing {
 	uint32_t slow_ms;
 	uint64_t slow;                  /* iterations that took slow_ms or more */
 	uint64_t longest_ms;            /* the longest iteration */
+	uint64_t unsaid_longest_ms;     /* ... of those not logged since the last line */
 	struct dmab_ratelimit log;
 };
 
