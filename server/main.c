@@ -260,6 +260,10 @@ int main(int argc, char *argv[])
 		}
 	}
 
+	if (timing.slow)
+		dmab_log(DMAB_LOG_INFO, "the event loop was busy for %u ms or more at once %" PRIu64
+			" times, the longest %" PRIu64 " ms", timing.slow_ms, timing.slow,
+			timing.longest_ms);
 	dmab_server_destroy(server);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		if (sigs[i])
