@@ -314,6 +314,7 @@ static void destroy_with_tasks_queued(void **state)
 static char logged[8][512];
 static unsigned int nlogged;
 
+__attribute__((format(printf, 2, 0)))
 static void capture_log(enum dmab_log_level level, const char *fmt, va_list args)
 {
 	if (nlogged < 8)
