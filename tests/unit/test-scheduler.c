@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,11 @@ static void capture_log(enum dmab_log_level level, const char *fmt, va_list args
 		vsnprintf(logged[nlogged++], sizeof(logged[0]), fmt, args);
 }
 
+static void note_time(void *data)
+{
+	*(uint64_t *)data = dmab_now_ms();
+}
+
 /* A source whose dispatch holds the loop for hold_ms. */
 struct holder {
 	int fd;
@@ -368,6 +374,12 @@ static void slow_iterations_are_logged(void **state)
 	assert_int_equal(dmab_loop_run_once(loop, 100, &timing), 0);
 	assert_int_equal(timing.slow, 0);
 	assert_int_equal(nlogged, 0);
+
+	/* Work queued before the loop runs (an idle source) is done before it waits. */
+	uint64_t ran_ms = 0, called_ms = dmab_now_ms();
+	assert_non_null(wl_event_loop_add_idle(loop, note_time, &ran_ms));
+	assert_int_equal(dmab_loop_run_once(loop, 300, &timing), 0);
+	assert_true(ran_ms != 0 && ran_ms - called_ms < 200);
 
 	hold_once(&h, 1);
 	assert_int_equal(dmab_loop_run_once(loop, 1000, &timing), 0);
