@@ -261,7 +261,7 @@ int main(int argc, char *argv[])
 	}
 
 	if (timing.slow)
-		dmab_log(DMAB_LOG_INFO, "the event loop was busy for %u ms or more at once %" PRIu64
+		dmab_log(DMAB_LOG_INFO, "the event loop was busy for %" PRIu32 " ms or more at once %" PRIu64
 			" times, the longest %" PRIu64 " ms", timing.slow_ms, timing.slow,
 			timing.longest_ms);
 	dmab_server_destroy(server);

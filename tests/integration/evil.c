@@ -211,9 +211,9 @@ static bool wait_flag(atomic_int *flag, int value, uint32_t timeout_ms)
 
 void evil_good_max_wait_reset(struct evil_env *env)
 {
-	if (env->xen)
+	if (env->xen) {
 		dmab_ts_remote_number(env->server.remote, "good-wait-reset", NULL);
-	else {
+	} else {
 		atomic_fetch_add(&env->good->wait_epoch, 1);
 		atomic_store(&env->good->max_wait_ms, 0);
 	}
